@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/jest-setup.ts'],
+  testTimeout: 60000,
+  maxWorkers: 2,
+};
