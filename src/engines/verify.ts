@@ -1,0 +1,305 @@
+/**
+ * The verify engine: authenticates every chunk of every must-be-ciphertext object of the selected
+ * backups, checks manifests and their checksums, compares the objects present with every manifest's
+ * file list, and checks every SST's structure. Nothing is written anywhere.
+ */
+import { createHash } from 'node:crypto';
+import { classifyObject, objectRole } from '../backup/classify';
+import { layerKey, type Collection, type FullBackup, type Layer } from '../backup/layout';
+import { readManifest } from '../backup/manifest';
+import { iterateSstEntries } from '../backup/sst';
+import { decryptBuffer, ChunkedReader } from '../format/chunked';
+import { AuthenticationError, FormatError } from '../format/errors';
+import { readEncryptionInfos } from '../keys/encryption-info';
+import type { ObjectInfo, ObjectStore } from '../storage/object-store';
+import type { Keyring } from './keyring';
+import { INCOMPLETE_MARKER, readIncompleteMarker } from './markers';
+import { checkObject } from './object-check';
+import { mapPool } from './pool';
+import { problem, sortProblems, type Problem } from './problems';
+
+export interface Subset {
+  n: number;
+  t: number;
+}
+
+export interface VerifyOptions {
+  store: ObjectStore;
+  collection: Collection;
+  keyring: Keyring;
+  concurrency: number;
+  /** Check only this percentage (0 < p <= 100) of the data SSTs, chosen at random. */
+  samplePercent?: number;
+  /** Check only the data SSTs of deterministic subset n of t (restic's --read-data-subset n/t). */
+  subset?: Subset;
+  /** Run the SST structural checks (default true). */
+  checkSsts?: boolean;
+  onProgress?: (p: VerifyProgress) => void;
+  /** Random source for --sample (tests). */
+  random?: () => number;
+}
+
+export interface VerifyProgress {
+  objectsDone: number;
+  objectsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export type VerifyStatus = 'ok' | 'failed' | 'key-error';
+
+export interface BackupSummary {
+  dir: string;
+  layers: string[];
+  keyVia: string;
+  objects: number;
+  bytes: number;
+}
+
+export interface VerifyResult {
+  status: VerifyStatus;
+  /** Present with status key-error. */
+  keyError?: string;
+  problems: Problem[];
+  summary: {
+    backups: number;
+    layers: number;
+    objectsChecked: number;
+    bytesChecked: number;
+    manifestsChecked: number;
+    sstsChecked: number;
+    sstsPartiallyVerified: number;
+    cleartextObjects: number;
+    objectsSkipped: number;
+    errors: number;
+    warnings: number;
+    durationMs: number;
+    /** "full", or a description of the spot check (--sample / --subset). */
+    coverage: string;
+  };
+  backups: BackupSummary[];
+  /** SSTs whose structure could be verified only in part (e.g. columnar tables), with the reason. */
+  partial: { path: string; reason: string }[];
+}
+
+/** Deterministic subset membership of a path (restic-style n/t): first byte of SHA-256 mod t. */
+export function inSubset(path: string, s: Subset): boolean {
+  const h = createHash('sha256').update(path).digest();
+  return h.readUInt32BE(0) % s.t === s.n - 1;
+}
+
+export function parseSubset(text: string): Subset | undefined {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const t = Number(m[2]);
+  if (t < 1 || n < 1 || n > t) return undefined;
+  return { n, t };
+}
+
+interface Task {
+  object: ObjectInfo;
+  backup: FullBackup;
+  key: Buffer;
+  /** Not listed by any manifest: authenticated (it must still be ciphertext) but not restored, so not parsed. */
+  unreferenced: boolean;
+}
+
+export async function verify(o: VerifyOptions): Promise<VerifyResult> {
+  const started = Date.now();
+  const { store, collection } = o;
+  const problems: Problem[] = [];
+  const partial: { path: string; reason: string }[] = [];
+  const checkSsts = o.checkSsts ?? true;
+  const random = o.random ?? Math.random;
+  let manifestsChecked = 0;
+  let cleartextObjects = 0;
+  let objectsSkipped = 0;
+  let keyError: string | undefined;
+  const backups: BackupSummary[] = [];
+  const tasks: Task[] = [];
+  // Per backup: objects that authenticated / failed at chunk 0, to tell a wrong key from damage.
+  const authOk = new Map<string, number>();
+  const authFailedAtStart = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+
+  const marker = await readIncompleteMarker(store);
+  if (marker) problems.push(problem(INCOMPLETE_MARKER, 'incomplete', marker));
+
+  for (const s of collection.stray) {
+    problems.push(problem(s.key, 'unreferenced', 'this object belongs to no backup or incremental layer of the collection', 'warning'));
+  }
+
+  for (const backup of collection.selected) {
+    const infos = await readEncryptionInfos(store, backup.dir);
+    const resolved = await o.keyring.dataKeyFor(backup.dir, infos);
+    const key = resolved.key;
+    let objects = 0;
+    let bytes = 0;
+    for (const layer of backup.layers) {
+      const referenced = await checkLayerManifest(store, layer, key, problems, () => bump(authOk, backup.dir), () => bump(authFailedAtStart, backup.dir));
+      if (referenced.checked) manifestsChecked++;
+      const present = new Set(layer.objects.map((x) => x.key));
+      if (referenced.files) {
+        for (const f of referenced.files) {
+          if (!present.has(f)) problems.push(problem(f, 'missing', 'the manifest lists this file, but the object is not in the backup'));
+        }
+      }
+      const refSet = new Set(referenced.files ?? []);
+      for (const obj of layer.objects) {
+        if (classifyObject(obj.key) === 'cleartext') {
+          cleartextObjects++;
+          continue;
+        }
+        if (referenced.manifestKeys.has(obj.key)) continue; // already authenticated as the manifest
+        const role = objectRole(obj.key);
+        const unreferenced = Boolean(referenced.files && role === 'sst' && !refSet.has(obj.key));
+        if (unreferenced) {
+          problems.push(problem(obj.key, 'unreferenced', 'this SST is not listed by the layer\'s manifest: a restore ignores it', 'warning'));
+        }
+        if (role === 'sst' && (o.subset || o.samplePercent !== undefined)) {
+          const keep = o.subset ? inSubset(obj.key, o.subset) : random() * 100 < (o.samplePercent as number);
+          if (!keep) {
+            objectsSkipped++;
+            continue;
+          }
+        }
+        tasks.push({ object: obj, backup, key, unreferenced });
+        objects++;
+        bytes += obj.size;
+      }
+    }
+    backups.push({ dir: backup.dir, layers: backup.layers.map((l) => l.dir), keyVia: resolved.via, objects, bytes });
+  }
+
+  const progress: VerifyProgress = {
+    objectsDone: 0,
+    objectsTotal: tasks.length,
+    bytesDone: 0,
+    bytesTotal: tasks.reduce((n, t) => n + t.object.size, 0),
+  };
+  o.onProgress?.(progress);
+  let sstsChecked = 0;
+  const results = await mapPool(tasks, o.concurrency, async (t) => {
+    const r = await checkObject({
+      store,
+      object: t.object,
+      path: t.object.key,
+      key: t.key,
+      checkSsts: checkSsts && !t.unreferenced,
+      onBytes: (n) => {
+        progress.bytesDone += n;
+        o.onProgress?.(progress);
+      },
+    });
+    progress.objectsDone++;
+    o.onProgress?.(progress);
+    if (r.authenticated) bump(authOk, t.backup.dir);
+    if (r.failedAtStart) bump(authFailedAtStart, t.backup.dir);
+    if (r.sst) {
+      sstsChecked++;
+      if (r.sst.partial) partial.push({ path: t.object.key, reason: r.sst.partialReason ?? 'partly verified' });
+    }
+    return r;
+  });
+  for (const r of results) problems.push(...r.problems);
+
+  // When nothing of a backup authenticates under its key, the key is wrong: say so once.
+  for (const b of backups) {
+    if ((authOk.get(b.dir) ?? 0) === 0 && (authFailedAtStart.get(b.dir) ?? 0) > 0) {
+      keyError = `wrong passphrase or key: no object of the backup ${b.dir || '.'} authenticates under the key (${b.keyVia})`;
+    }
+  }
+  const sorted = sortProblems(keyError ? problems.filter((p) => p.kind !== 'authentication-failed') : problems);
+  const errors = sorted.filter((p) => p.severity === 'error').length;
+  const status: VerifyStatus = keyError ? 'key-error' : errors > 0 ? 'failed' : 'ok';
+  const coverage = o.subset
+    ? `subset ${o.subset.n}/${o.subset.t} of the data SSTs`
+    : o.samplePercent !== undefined
+      ? `random sample of ${o.samplePercent}% of the data SSTs`
+      : 'full';
+  return {
+    status,
+    keyError,
+    problems: sorted,
+    summary: {
+      backups: backups.length,
+      layers: collection.selected.reduce((n, b) => n + b.layers.length, 0),
+      objectsChecked: results.length + manifestsChecked,
+      bytesChecked: progress.bytesDone,
+      manifestsChecked,
+      sstsChecked,
+      sstsPartiallyVerified: partial.length,
+      cleartextObjects,
+      objectsSkipped,
+      errors,
+      warnings: sorted.length - errors,
+      durationMs: Date.now() - started,
+      coverage,
+    },
+    backups,
+    partial,
+  };
+}
+
+interface ManifestCheck {
+  checked: boolean;
+  /** Files the manifest lists (keys relative to the store root); undefined when it could not be read. */
+  files?: string[];
+  /** Manifest objects already authenticated here. */
+  manifestKeys: Set<string>;
+}
+
+async function checkLayerManifest(
+  store: ObjectStore,
+  layer: Layer,
+  key: Buffer,
+  problems: Problem[],
+  onAuth: () => void,
+  onFailedAtStart: () => void,
+): Promise<ManifestCheck> {
+  const manifestKeys = new Set<string>();
+  if (!layer.manifestKey) {
+    problems.push(
+      problem(
+        layerKey(layer, 'BACKUP_MANIFEST'),
+        'missing',
+        `the ${layer.kind} backup ${layer.dir || '.'} has no manifest (BACKUP_METADATA, BACKUP_MANIFEST or BACKUP): it cannot be restored`,
+      ),
+    );
+    return { checked: false, manifestKeys };
+  }
+  const mkey = layer.manifestKey;
+  manifestKeys.add(mkey);
+  try {
+    const res = await readManifest(store, layer, (ct: Buffer) => decryptBuffer(key, ct), {
+      readFileListSst: (k: string) => sstEntriesOf(store, k, key),
+    });
+    onAuth();
+    if (res.checksum === 'mismatch') {
+      problems.push(
+        problem(mkey, 'checksum-mismatch', `${mkey}-CHECKSUM does not match the first 4 bytes of SHA-256 of the stored manifest`),
+      );
+    }
+    const files = res.manifest.files.map((f) => layerKey(layer, f.path));
+    return { checked: true, files, manifestKeys };
+  } catch (e) {
+    if (e instanceof FormatError) {
+      problems.push(problem(mkey, e.kind, `manifest: ${e.message}`));
+      if (e instanceof AuthenticationError && e.chunk === 0) onFailedAtStart();
+    } else {
+      problems.push(problem(mkey, 'manifest-unreadable', `the manifest decrypts but cannot be decoded: ${(e as Error).message}`));
+      onAuth();
+    }
+    return { checked: false, manifestKeys };
+  }
+}
+
+/** Entries of an encrypted SST (e.g. filelist.sst), decrypted lazily through the random-access reader. */
+async function* sstEntriesOf(store: ObjectStore, objectKey: string, key: Buffer): AsyncIterable<{ key: Buffer; value: Buffer }> {
+  const info = await store.stat(objectKey);
+  if (!info) throw new Error(`${objectKey} is missing`);
+  const reader = new ChunkedReader({ size: info.size, read: (a, b) => store.readRange(objectKey, a, b) }, key);
+  const size = await reader.open();
+  yield* iterateSstEntries({ size, read: (a, b) => reader.read(a, b) });
+}
