@@ -15,7 +15,13 @@ export interface KmsProvider {
   readonly keyId: string;
   /** Redacted, printable URI. */
   readonly displayUri: string;
-  encrypt(plaintext: Buffer): Promise<Buffer>;
-  decrypt(ciphertext: Buffer): Promise<Buffer>;
+  /**
+   * Wraps a small secret. `aad` (optional) is additional authenticated data that must be given again
+   * to decrypt: AWS EncryptionContext {"crdb-cmek-aad": base64(aad)}, GCP additionalAuthenticatedData,
+   * Vault SHA-256(aad) prepended to the plaintext, file CMEK the GCM additional data. CockroachDB's
+   * native KMS entries are made and read WITHOUT aad.
+   */
+  encrypt(plaintext: Buffer, aad?: Buffer): Promise<Buffer>;
+  decrypt(ciphertext: Buffer, aad?: Buffer): Promise<Buffer>;
   close?(): Promise<void>;
 }

@@ -1,0 +1,34 @@
+/**
+ * `keys check`: proves a key service will wrap and unwrap for us right now, by wrapping a random
+ * 32-byte probe (the size of a data key) and unwrapping it again. Failures are the provider's
+ * KeyErrors, carrying the service's own reason (disabled, not found, permission denied, unreachable).
+ */
+import * as crypto from 'node:crypto';
+import { KeyError } from '../errors';
+import type { KmsProvider } from './provider';
+
+export interface KeyCheckResult {
+  provider: string;
+  keyId: string;
+  /** Redacted URI. */
+  uri: string;
+  /** Wall time of the wrap plus the unwrap, in milliseconds. */
+  latencyMs: number;
+  encryptMs: number;
+  decryptMs: number;
+  ok: true;
+}
+
+export async function checkKey(provider: KmsProvider): Promise<KeyCheckResult> {
+  const probe = crypto.randomBytes(32);
+  const t0 = performance.now();
+  const wrapped = await provider.encrypt(probe);
+  const t1 = performance.now();
+  const back = await provider.decrypt(wrapped);
+  const t2 = performance.now();
+  if (back.length !== probe.length || !crypto.timingSafeEqual(back, probe)) {
+    throw new KeyError(`${provider.provider} key ${provider.keyId} (${provider.displayUri}) returned a different probe on unwrap`);
+  }
+  const r = (n: number) => Math.round(n * 10) / 10;
+  return { provider: provider.provider, keyId: provider.keyId, uri: provider.displayUri, latencyMs: r(t2 - t0), encryptMs: r(t1 - t0), decryptMs: r(t2 - t1), ok: true };
+}
