@@ -10,6 +10,9 @@ import {
   dataKeyAad,
   decodeStoreKeyObject,
   encodeDataKeyEnvelope,
+  encodeStoreKeyObjectBody,
+  storeKeyAad,
+  storeKeyObjectMac,
   findDataKeyViaChain,
   generateStoreKey,
   getOrCreateStoreKey,
@@ -423,5 +426,47 @@ describe('AWS KMS as the CMEK (in-repo emulator)', () => {
     expect((await findDataKeyViaChain(store, file, infos, BACKUP)).dataKey.equals(dataKey)).toBe(true);
     await cmek.close?.();
     await other.close?.();
+  });
+});
+
+describe('documented vectors (docs/key-chain.md; computed independently with Python hashlib/hmac/cryptography)', () => {
+  const id = Buffer.alloc(32, 1);
+  const key = Buffer.alloc(32, 2);
+  const dir = '2025/11/20-101500.00';
+
+  test('data-key AAD, entry and map key', () => {
+    const aad = dataKeyAad({ storeKeyId: id, backupDir: dir });
+    expect(aad.toString('hex')).toBe(
+      '637264622d636d656b2d61616400010008646174612d6b6579002001010101010101010101010101010101010101010101010101010101010101010014323032352f31312f32302d3130313530302e3030',
+    );
+    const sealed = gcmSeal(key, Buffer.alloc(32, 3), aad, Buffer.alloc(12, 4));
+    const entry = encodeDataKeyEnvelope({ version: 1, ...sealed });
+    expect(entry.toString('hex')).toBe(
+      '43524442434d454b4401040404040404040404040404074fd20dfd4893599e5dd4e3b5401aa518b1daca81289878bdc13bdac8b80adac19da4cfa436003b6328d024c348ac17',
+    );
+    expect(unwrapDataKey({ id, key }, entry, dir).equals(Buffer.alloc(32, 3))).toBe(true);
+    expect(storeKeyEntryMapKey(id.toString('hex')).toString('hex')).toBe('bf413422aec3fb7192bb23bf4e6307c49e3ee1d49a66ffa1ba468582e5558847');
+  });
+
+  test('store-key AAD and object layout with its MAC', () => {
+    expect(storeKeyAad({ storeKeyId: id, storeKeySize: 32, cmekProvider: 'aws-kms', cmekKeyId: 'alias/backups' }).toString('hex')).toBe(
+      '637264622d636d656b2d6161640001000973746f72652d6b65790020010101010101010101010101010101010101010101010101010101010101010100012000076177732d6b6d73000d616c6961732f6261636b757073',
+    );
+    const body = encodeStoreKeyObjectBody({
+      version: 1,
+      storeKeySize: 32,
+      storeKeyId: id,
+      createdAt: new Date('2025-11-20T10:15:00.000Z'),
+      cmekProvider: 'aws-kms',
+      cmekKeyId: 'alias/backups',
+      wrappedStoreKey: Buffer.alloc(5, 0xaa),
+    });
+    const obj = Buffer.concat([body, storeKeyObjectMac(key, body)]);
+    expect(obj.toString('hex')).toBe(
+      '43524442434d454b53012001010101010101010101010101010101010101010101010101010101010101010000019aa0c29ca0076177732d6b6d73000d616c6961732f6261636b75707300000005aaaaaaaaaa308434757d773cdb19b8820a8eabeb4f76b7269c3aa25191d2c049aac5a0cbf6',
+    );
+    const d = decodeStoreKeyObject(obj);
+    expect(d.cmekKeyId).toBe('alias/backups');
+    expect(d.wrappedStoreKey.equals(Buffer.alloc(5, 0xaa))).toBe(true);
   });
 });
