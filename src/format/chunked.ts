@@ -34,8 +34,6 @@ export const CIPHER_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE; // 65552
 /** How many trailing bytes after a final chunk are searched for, when the last chunk fails. */
 const TRAILING_SEARCH = 256;
 
-const U64 = 1n << 64n;
-
 /** AES key sizes accepted by the format: CockroachDB backups use 32-byte keys. */
 function cipherName(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
   switch (key.length) {
@@ -50,11 +48,19 @@ function cipherName(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' 
   }
 }
 
-/** Nonce of chunk i: IV with bytes 4..11 as a big-endian counter plus i, wrapping at 2^64. */
+/**
+ * Nonce of chunk i: IV with bytes 4..11 as a big-endian counter plus i, wrapping at 2^64 (bytes 0..3
+ * never change). Done with two 32-bit halves: no BigInt on the per-chunk path.
+ */
 export function chunkNonce(iv: Buffer, chunk: number, out: Buffer = Buffer.allocUnsafe(IV_SIZE)): Buffer {
+  if (!Number.isSafeInteger(chunk) || chunk < 0) throw new RangeError(`bad chunk index ${chunk}`);
   iv.copy(out, 0, 0, IV_SIZE);
-  const ctr = (iv.readBigUInt64BE(4) + BigInt(chunk)) % U64;
-  out.writeBigUInt64BE(ctr, 4);
+  const addLo = chunk % 0x1_0000_0000;
+  const addHi = Math.floor(chunk / 0x1_0000_0000);
+  const lo = iv.readUInt32BE(8) + addLo;
+  const hi = (iv.readUInt32BE(4) + addHi + (lo >= 0x1_0000_0000 ? 1 : 0)) % 0x1_0000_0000;
+  out.writeUInt32BE(hi, 4);
+  out.writeUInt32BE(lo % 0x1_0000_0000, 8);
   return out;
 }
 
@@ -241,7 +247,12 @@ export class EncryptStream extends Transform {
   }
 
   private seal(plain: Buffer): void {
-    this.push(sealChunk(this.cipher, this.key, chunkNonce(this.iv, this.chunk++, this.nonce), plain));
+    // Ciphertext and tag are pushed as they come (no copy into one buffer).
+    const c = createCipheriv(this.cipher as 'aes-256-gcm', this.key, chunkNonce(this.iv, this.chunk++, this.nonce));
+    const body = c.update(plain);
+    c.final();
+    if (body.length > 0) this.push(body);
+    this.push(c.getAuthTag());
   }
 
   override _transform(data: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

@@ -228,3 +228,17 @@ describe('format: size arithmetic', () => {
     );
   });
 });
+
+describe('format: chunkNonce against BigInt arithmetic', () => {
+  test('random IVs and chunk indexes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 12, maxLength: 12 }), fc.maxSafeNat(), (ivBytes, i) => {
+        const iv = Buffer.from(ivBytes);
+        const want = Buffer.from(iv);
+        want.writeBigUInt64BE((iv.readBigUInt64BE(4) + BigInt(i)) % (1n << 64n), 4);
+        expect(chunkNonce(iv, i).equals(want)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
