@@ -7,6 +7,9 @@
  * Functions here look at the key only (relative to the collection or to a backup directory).
  */
 
+import { STORE_KEY_OBJECT_PATTERN } from '../chain/store-key-object';
+import { INCOMPLETE_MARKER } from '../engines/markers';
+
 export type ObjectClass = 'ciphertext' | 'cleartext';
 
 export type ObjectRole =
@@ -21,6 +24,8 @@ export type ObjectRole =
   | 'checksum' // <name>-CHECKSUM
   | 'latest' // LATEST, metadata/latest/LATEST-<hex>
   | 'index' // metadata/index/* (25.4+ backup index)
+  | 'store-key' // crdb-cmek/STORE-KEY[-N]: the CMEK chain's store key, wrapped by the CMEK (docs/key-chain.md)
+  | 'marker' // CRDB-CMEK-INCOMPLETE: a crdb-cmek write in progress (src/engines/markers.ts)
   | 'other';
 
 function baseName(key: string): string {
@@ -35,6 +40,8 @@ export function objectRole(key: string): ObjectRole {
   // Collection-level pointers and index first: they are identified by their directory.
   if (k === 'metadata/latest' || k.startsWith('metadata/latest/')) return 'latest';
   if (k.startsWith('metadata/index/')) return 'index';
+  if (STORE_KEY_OBJECT_PATTERN.test(k)) return 'store-key';
+  if (k === INCOMPLETE_MARKER) return 'marker';
   if (name === 'LATEST' || /^LATEST-/.test(name)) return 'latest';
   if (name.endsWith('-CHECKSUM')) return 'checksum';
   if (/^ENCRYPTION-INFO(-\d+)?$/.test(name)) return 'encryption-info';
@@ -72,6 +79,10 @@ export function cleartextReason(key: string): string | undefined {
       return '-CHECKSUM files hold 4 bytes of SHA-256 of the stored (already encrypted) object; a digest of ciphertext reveals nothing';
     case 'index':
       return 'metadata/index files (25.4+) list the backups of the collection (times and paths) so they can be listed without a key; they hold no table data';
+    case 'store-key':
+      return 'the CMEK chain\'s store-key object holds the store key only wrapped by the CMEK, plus key IDs; it must be read before any key is known';
+    case 'marker':
+      return 'the in-progress marker names an unfinished crdb-cmek operation; it holds no key material or data';
     default:
       return undefined;
   }

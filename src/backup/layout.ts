@@ -18,6 +18,7 @@
  */
 import { StorageError, UsageError } from '../errors';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store';
+import { objectRole } from './classify';
 import { decodeLatestName, isTimestampedLatestKey, LATEST_FILE_NAME, normalizeBackupDir } from './latest';
 
 /** Manifest names in reader order (BACKUP_METADATA first, then BACKUP_MANIFEST, then the old BACKUP). */
@@ -244,7 +245,13 @@ export async function discoverCollection(store: ObjectStore, opts: DiscoverOptio
 
   for (const o of objects) {
     const key = o.key;
-    if (key === LATEST_FILE_NAME || key.startsWith('metadata/latest/') || key.startsWith('metadata/index/')) {
+    if (
+      key === LATEST_FILE_NAME ||
+      key.startsWith('metadata/latest/') ||
+      key.startsWith('metadata/index/') ||
+      objectRole(key) === 'store-key' ||
+      objectRole(key) === 'marker'
+    ) {
       collectionObjects.push(o);
       continue;
     }

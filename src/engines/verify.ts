@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { classifyObject, objectRole } from '../backup/classify';
 import { layerKey, type Collection, type FullBackup, type Layer } from '../backup/layout';
-import { readManifest } from '../backup/manifest';
+import { ManifestError, readManifest } from '../backup/manifest';
+import { CliError } from '../errors';
 import { iterateSstEntries } from '../backup/sst';
 import { decryptBuffer, ChunkedReader } from '../format/chunked';
 import { AuthenticationError, FormatError } from '../format/errors';
@@ -287,6 +288,11 @@ async function checkLayerManifest(
     if (e instanceof FormatError) {
       problems.push(problem(mkey, e.kind, `manifest: ${e.message}`));
       if (e instanceof AuthenticationError && e.chunk === 0) onFailedAtStart();
+    } else if (e instanceof ManifestError) {
+      problems.push(problem(e.path, e.kind, e.message));
+      onAuth();
+    } else if (e instanceof CliError) {
+      throw e; // storage and key errors end the run with their own exit code
     } else {
       problems.push(problem(mkey, 'manifest-unreadable', `the manifest decrypts but cannot be decoded: ${(e as Error).message}`));
       onAuth();
