@@ -86,7 +86,7 @@ export interface Footer {
   /** File offset of the footer (= end of the last block). */
   offset: number;
   length: number;
-  /** Pebble v6+: [stored, computed] footer checksum. */
+  /** Pebble v6+: [stored, computed] footer checksum (a v7 mismatch throws; a v6 one is left to the caller). */
   footerChecksum?: [number, number];
 }
 
@@ -188,7 +188,9 @@ export function parseFooter(tail: Buffer, size: number): Footer {
       const stored = fb.readUInt32LE(at);
       const computed = maskCrc32c(crc32c(fb.subarray(at + 4), crc32c(fb.subarray(0, at))));
       f.footerChecksum = [stored, computed];
-      if (stored !== computed) {
+      // v6's layout is inferred, not seen: a mismatch there is reported by the caller as "could not
+      // verify" rather than as damage (damage to the handles still shows up in the blocks).
+      if (stored !== computed && version >= 7) {
         throw new SstCorruption(
           `footer checksum mismatch (footer at offset ${f.offset}, ${len} bytes): stored ${hex32(stored)}, computed ${hex32(computed)}`,
         );
@@ -369,6 +371,7 @@ export function decodeColHeader(b: Buffer, customHeader: number): ColHeader {
   if (b[h] !== 1) throw new SstCorruption(`columnar block version ${b[h]} (expected 1)`);
   const columns = b.readUInt16LE(h + 1);
   const rows = b.readUInt32LE(h + 3);
+  if (rows > b.length * 8) throw new SstCorruption(`columnar block of ${b.length} bytes claims ${rows} rows`);
   if (h + 7 + 5 * columns > b.length) throw new SstCorruption(`columnar block header (${columns} columns) is truncated`);
   const types: number[] = [];
   const pages: number[] = [];

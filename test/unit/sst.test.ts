@@ -281,3 +281,19 @@ describe('buildSst (fixture writer)', () => {
     expect(await entries(bufferSource(sst))).toEqual([]);
   });
 });
+
+describeShared('Pebble v6+ footer checksum', () => {
+  it('v7: damage to the attributes, the stored checksum or the padding is reported as a footer problem', async () => {
+    const buf = good('pebble-v7-columnar.sst');
+    const footerAt = buf.length - 61;
+    for (const [at, re] of [
+      [footerAt + 41, /footer checksum mismatch/], // attributes
+      [footerAt + 46, /footer checksum mismatch/], // stored checksum
+      [footerAt + 30, /footer padding/],
+    ] as const) {
+      const r = await checkSst(bufferSource(flipped(buf, at, 0x04)));
+      expect(r.ok).toBe(false);
+      expect(r.problems.join('\n')).toMatch(re);
+    }
+  });
+});
