@@ -1,13 +1,10 @@
 #!/usr/bin/env node
 process.env.OCLIF_SKIP_NEW_VERSION_CHECK = 'true';
-// The AWS SDK warns on every start that future releases need Node 22; the lockfile pins a release that
-// supports Node 20, so that notice is noise on stderr (which carries progress and errors only).
-const emitWarning = process.emitWarning;
-process.emitWarning = function (warning, ...rest) {
-  const type = warning && typeof warning === 'object' ? warning.name : typeof rest[0] === 'string' ? rest[0] : rest[0] && rest[0].type;
-  if (type === 'NodeVersionSupportWarning') return;
-  return emitWarning.call(process, warning, ...rest);
-};
+// The AWS SDK warns on every start that its releases after January 2027 need Node 22; the lockfile pins
+// a release that supports Node 20, so that notice is noise on stderr (which carries progress and errors).
+if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+}
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { execute } = require('@oclif/core');
 
