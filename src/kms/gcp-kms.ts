@@ -210,6 +210,9 @@ function classify(err: unknown): { reason: string; detail: string; throttled: bo
   const e = err as { code?: unknown; message?: string; details?: string; response?: { status?: number; data?: unknown } };
   const net = networkCode(err);
   if (net) return { reason: 'unreachable', detail: `${net}: ${e.message ?? ''}`.trim(), throttled: false };
+  if (/Could not load the default credentials|Could not refresh access token|invalid_grant/i.test(e.message ?? '')) {
+    return { reason: 'credentials-unavailable', detail: e.message ?? '', throttled: false };
+  }
   const status = parseStatus(e.response?.data) ?? parseStatus(e.message);
   if (status) return { reason: status.status, detail: status.message, throttled: status.status === 'RESOURCE_EXHAUSTED' };
   if (e.response?.status !== undefined) {

@@ -77,6 +77,14 @@ describe('crdb-cmek keys check', () => {
     noSecrets(j);
   });
 
+  test('AUTH=implicit uses the SDK default chain (here: the environment)', async () => {
+    const env = { AWS_ACCESS_KEY_ID: 'AKIAFROMENVIRONMENT', AWS_SECRET_ACCESS_KEY: 'env-secret-0123456789', AWS_EC2_METADATA_DISABLED: 'true' };
+    const r = await runCli(['keys', 'check', `aws-kms:///alias/cli-ok?REGION=us-east-1&AUTH=implicit&AWS_ENDPOINT=${encodeURIComponent(aws.endpoint)}`], { env });
+    expect(r.code).toBe(0);
+    expect(aws.calls[aws.calls.length - 1].accessKeyId).toBe('AKIAFROMENVIRONMENT');
+    noSecrets(r, 'env-secret-0123456789');
+  });
+
   test('missing key: exit 3 NotFoundException', async () => {
     const r = await runCli(['keys', 'check', awsUri('alias/never-made')]);
     expect(r.code).toBe(3);
