@@ -1,0 +1,82 @@
+import { Args } from '@oclif/core';
+import { BaseCommand, keyFlags, progressFlag } from '../../cli/base-command';
+import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
+import { resumeFlag } from '../../cli/target-key-flags';
+import { discoverCollection } from '../../backup/layout';
+import { openKeys } from '../../engines/key-source';
+import { transcode } from '../../engines/transcode';
+import { transcodeJson, transcodeText } from '../../engines/transcode-summary';
+import { redactUri, secretsOfUri } from '../../redact';
+import { ProgressLine } from '../../report/progress';
+import { openStore } from '../../storage/index';
+import { TOOL } from '../../version';
+
+export default class BackupDecrypt extends BaseCommand {
+  static override summary = 'Decrypt a backup (or collection) into a cleartext copy CockroachDB can RESTORE without encryption options.';
+
+  static override description = `Copies the selected backups (LATEST and its incrementals by default; --backup SUBDIR; --all) from SRC
+to DST, decrypting every encrypted object. Every chunk is authenticated before its plaintext is written,
+and each DST object is written atomically. Manifests stay gzip-compressed protobuf, -CHECKSUM files are
+recomputed, ENCRYPTION-INFO is dropped, BACKUP-LOCK and LATEST pointers are copied, the layout is kept.
+
+Before writing anything the key is checked against every manifest (a wrong key exits 3, a damaged
+source 1, with DST left untouched). DST must be empty. While running, DST holds a CRDB-CMEK-INCOMPLETE
+marker, written first and deleted last: verify reports such a DST as incomplete. An interrupted run is
+finished with --resume (objects already written are kept) or DST is deleted.
+SRC is only read. Exit 0 done, 1 damaged source, 2 usage, 3 key, 4 storage.`;
+
+  static override examples = [
+    '<%= config.bin %> backup decrypt ./backups /tmp/clear --passphrase-file pass.txt',
+    "<%= config.bin %> backup decrypt 's3://bucket/backups?AUTH=implicit&AWS_REGION=us-east-1' ./clear --kms 'aws-kms:///alias/backup?REGION=us-east-1&AUTH=implicit' --all",
+    '<%= config.bin %> backup decrypt gs://bucket/backups ./clear --cmek file:///etc/crdb/cmek.key --resume --json',
+  ];
+
+  static override args = {
+    src: Args.string({ description: 'the encrypted collection (or one backup directory): a path, file://, nodelocal://, s3:// or gs:// URI', required: true }),
+    dst: Args.string({ description: 'where the cleartext copy goes (must be empty unless --resume)', required: true }),
+  };
+
+  static override flags = {
+    ...keyFlags,
+    ...selectionFlags,
+    ...storageFlags,
+    ...concurrencyFlag,
+    ...resumeFlag,
+    ...progressFlag,
+  };
+
+  public async run(): Promise<unknown> {
+    const { args, flags } = await this.parse(BackupDecrypt);
+    this.addSecrets(...secretsOfUri(args.src), ...secretsOfUri(args.dst));
+    const src = await openStore(args.src, { nodelocalRoot: flags['nodelocal-root'] });
+    const dst = await openStore(args.dst, { nodelocalRoot: flags['nodelocal-root'] });
+    const keys = await openKeys(
+      { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek, prompt: true },
+      src,
+    );
+    this.addSecrets(...keys.secrets);
+    try {
+      const collection = await discoverCollection(src, { backup: flags.backup, all: flags.all });
+      const progress = new ProgressLine(ProgressLine.wanted(flags.progress), 'decrypt');
+      const result = await transcode({
+        mode: 'decrypt',
+        src,
+        dst,
+        collection,
+        sourceKeyring: keys.keyring,
+        concurrency: flags.concurrency,
+        resume: flags.resume,
+        sourceDisplay: redactUri(args.src),
+        tool: TOOL,
+        onProgress: (p) => progress.update(p),
+      });
+      progress.done();
+      if (!this.jsonEnabled()) this.log(transcodeText({ ...result, destination: redactUri(args.dst) }));
+      return transcodeJson({ ...result, destination: redactUri(args.dst) });
+    } finally {
+      await keys.close();
+      await src.close?.();
+      await dst.close?.();
+    }
+  }
+}
