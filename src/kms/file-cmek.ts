@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { KeyError, UsageError } from '../errors';
 import type { KmsProvider } from './provider';
 import { parseKmsUri, type KmsUri } from './uri';
+import { KmsRefusedError } from './kms-error';
 
 export const FILE_CMEK_MAGIC = Buffer.from('CMKF', 'ascii');
 export const FILE_CMEK_VERSION = 1;
@@ -106,8 +107,8 @@ export class FileCmekProvider implements KmsProvider {
     }
   }
 
-  private refused(op: string, reason: string, detail: string): KeyError {
-    return new KeyError(`file key ${this.keyId} refused to ${op} (${this.displayUri}): ${reason}: ${detail}`);
+  private refused(op: string, reason: string, detail: string): KmsRefusedError {
+    return new KmsRefusedError({ provider: this.provider, keyId: this.keyId, displayUri: this.displayUri, op, reason, detail, secrets: [] });
   }
 }
 
