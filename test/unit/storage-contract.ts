@@ -67,9 +67,26 @@ export async function sha256OfStream(r: Readable): Promise<{ sha256: string; byt
   return { sha256: h.digest('hex'), bytes };
 }
 
-/** Samples heap + external buffers while fn runs; returns fn's result and the peak growth in bytes. */
+let gcFn: (() => void) | undefined;
+/** A handle on V8's gc() without --expose-gc on the command line. */
+function forceGc(): () => void {
+  if (!gcFn) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('node:v8').setFlagsFromString('--expose_gc');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    gcFn = require('node:vm').runInNewContext('gc') as () => void;
+  }
+  return gcFn;
+}
+
+/**
+ * Samples live memory (heap + external buffers, after a full GC, so garbage not yet collected does
+ * not count) while fn runs; returns fn's result and the peak growth in bytes.
+ */
 export async function peakMemoryDuring<T>(fn: () => Promise<T>): Promise<{ result: T; peakGrowth: number }> {
+  const gc = forceGc();
   const used = () => {
+    gc();
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;
   };
@@ -77,10 +94,9 @@ export async function peakMemoryDuring<T>(fn: () => Promise<T>): Promise<{ resul
   let peak = base;
   const timer = setInterval(() => {
     peak = Math.max(peak, used());
-  }, 20);
+  }, 250);
   try {
     const result = await fn();
-    peak = Math.max(peak, used());
     return { result, peakGrowth: peak - base };
   } finally {
     clearInterval(timer);
