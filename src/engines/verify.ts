@@ -148,7 +148,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     let bytes = 0;
     for (const layer of backup.layers) {
       const referenced = await checkLayerManifest(store, layer, key, problems, () => bump(authOk, backup.dir), () => bump(authFailedAtStart, backup.dir));
-      if (referenced.checked) manifestsChecked++;
+      if (referenced.checked) manifestsChecked += referenced.manifestKeys.size;
       const present = new Set(layer.objects.map((x) => x.key));
       if (referenced.files) {
         for (const f of referenced.files) {
@@ -279,41 +279,48 @@ async function checkLayerManifest(
     );
     return { checked: false, manifestKeys };
   }
-  const mkey = layer.manifestKey;
-  manifestKeys.add(mkey);
-  try {
-    const res = await readManifest(store, layer, (ct: Buffer) => decryptBuffer(key, ct), {
-      readFileListSst: (k: string) => sstEntriesOf(store, k, key),
-    });
-    onAuth();
-    if (res.checksum === 'mismatch') {
-      problems.push(
-        problem(mkey, 'checksum-mismatch', `${mkey}-CHECKSUM does not match the first 4 bytes of SHA-256 of the stored manifest`),
-      );
-    }
-    const files = res.manifest.files.map((f) => layerKey(layer, f.path));
-    return { checked: true, files, manifestKeys };
-  } catch (e) {
-    if (e instanceof FormatError) {
-      problems.push(problem(mkey, e.kind, `manifest: ${e.message}`));
-      if (e instanceof AuthenticationError && e.chunk === 0) onFailedAtStart();
-    } else if (e instanceof ManifestError) {
-      problems.push(problem(e.path, e.kind, e.message));
+  // Every manifest present is checked (checksum, authentication, decoding); the first one in reader
+  // order that decodes gives the file list, as CockroachDB's reader would use it.
+  let files: string[] | undefined;
+  let checked = false;
+  const keys = layer.manifestKeys.length ? layer.manifestKeys : [layer.manifestKey];
+  for (const mkey of keys) {
+    manifestKeys.add(mkey);
+    try {
+      const res = await readManifest(store, layer, (ct: Buffer) => decryptBuffer(key, ct), {
+        manifestKey: mkey,
+        readFileListSst: (k: string) => sstEntriesOf(store, k, key),
+      });
       onAuth();
-    } else if (e instanceof CliError) {
-      throw e; // storage and key errors end the run with their own exit code
-    } else {
-      problems.push(problem(mkey, 'manifest-unreadable', `the manifest decrypts but cannot be decoded: ${(e as Error).message}`));
-      onAuth();
+      checked = true;
+      if (res.checksum === 'mismatch') {
+        problems.push(
+          problem(mkey, 'checksum-mismatch', `${mkey}-CHECKSUM does not match the first 4 bytes of SHA-256 of the stored manifest`),
+        );
+      }
+      files ??= res.manifest.files.map((f) => layerKey(layer, f.path));
+    } catch (e) {
+      if (e instanceof FormatError) {
+        problems.push(problem(mkey, e.kind, `manifest: ${e.message}`));
+        if (e instanceof AuthenticationError && e.chunk === 0) onFailedAtStart();
+      } else if (e instanceof ManifestError) {
+        problems.push(problem(e.path, e.kind, e.message));
+        onAuth();
+      } else if (e instanceof CliError) {
+        throw e; // storage and key errors end the run with their own exit code
+      } else {
+        problems.push(problem(mkey, 'manifest-unreadable', `the manifest decrypts but cannot be decoded: ${(e as Error).message}`));
+        onAuth();
+      }
     }
-    return { checked: false, manifestKeys };
   }
+  return { checked, files, manifestKeys };
 }
 
 /** Entries of an encrypted SST (e.g. filelist.sst), decrypted lazily through the random-access reader. */
 async function* sstEntriesOf(store: ObjectStore, objectKey: string, key: Buffer): AsyncIterable<{ key: Buffer; value: Buffer }> {
   const info = await store.stat(objectKey);
-  if (!info) throw new Error(`${objectKey} is missing`);
+  if (!info) throw new ManifestError('missing', objectKey, `${objectKey} is missing: the manifest keeps its file list there`);
   const reader = new ChunkedReader({ size: info.size, read: (a, b) => store.readRange(objectKey, a, b) }, key);
   const size = await reader.open();
   yield* iterateSstEntries({ size, read: (a, b) => reader.read(a, b) });

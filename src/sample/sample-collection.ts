@@ -7,7 +7,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { buildSst } from '../backup/sst-writer';
-import { dateToHlc, emptyManifest, type Manifest, type ManifestFile } from '../backup/manifest-proto';
+import { dateToHlc, emptyManifest, encodeFileProto, type Manifest, type ManifestFile } from '../backup/manifest-proto';
 import { encodeManifest, writeManifestBytes } from '../backup/manifest';
 import { latestContent, latestObjectName } from '../backup/latest';
 import { encryptBuffer } from '../format/chunked';
@@ -21,6 +21,11 @@ export interface SampleOptions {
   seed?: string;
   /** Rows per table file (default 200). */
   rows?: number;
+  /**
+   * 'manifest' (default): BACKUP_MANIFEST with the file list inline. 'metadata': also the 23.1+ slim
+   * BACKUP_METADATA with has_external_manifest_ssts and the file list in an encrypted filelist.sst.
+   */
+  style?: 'manifest' | 'metadata';
 }
 
 export interface SampleLayout {
@@ -120,6 +125,15 @@ export async function writeSampleCollection(store: ObjectStore, o: SampleOptions
     const { manifest, checksum } = await writeManifestBytes(encodeManifest(m), (b) => enc(`${dir}/BACKUP_MANIFEST`, b));
     await put(`${dir}/BACKUP_MANIFEST`, manifest);
     await put(`${dir}/BACKUP_MANIFEST-CHECKSUM`, checksum);
+    if (o.style === 'metadata') {
+      // 23.1+: the file list moves to filelist.sst (key = span start + path, value = a marshaled File).
+      const list = buildSst(m.files.map((f) => ({ key: Buffer.concat([f.span.key, Buffer.from(f.path)]), value: encodeFileProto(f) })));
+      await put(`${dir}/filelist.sst`, enc(`${dir}/filelist.sst`, list));
+      const slim: Manifest = { ...m, files: [], hasExternalManifestSsts: true };
+      const meta = await writeManifestBytes(encodeManifest(slim), (b) => enc(`${dir}/BACKUP_METADATA`, b));
+      await put(`${dir}/BACKUP_METADATA`, meta.manifest);
+      await put(`${dir}/BACKUP_METADATA-CHECKSUM`, meta.checksum);
+    }
   };
 
   await layer(SAMPLE_FULL, [

@@ -135,6 +135,28 @@ describe('backup verify on the project sample', () => {
     expect(bad.stderr).toMatch(/nodelocal-root/);
   });
 
+  test('23.1+ layout: BACKUP_METADATA with its file list in an encrypted filelist.sst', async () => {
+    const dir = path.join(tmp, 'metadata-style');
+    await writeSampleCollection(new LocalStore(dir), { passphrase: 'crdb-cmek sample passphrase', style: 'metadata' });
+    const ok = await runCli(['backup', 'verify', dir, '--passphrase-file', FIXTURE_PASS, '--json']);
+    expect(ok.code).toBe(0);
+    // BACKUP_METADATA and BACKUP_MANIFEST of both layers are checked.
+    expect(JSON.parse(ok.stdout).summary.manifestsChecked).toBe(4);
+    // The file list read from filelist.sst finds a missing data file.
+    fs.rmSync(path.join(dir, '2025/11/20-101500.00/data/1002.sst'));
+    const bad = await runCli(['backup', 'verify', dir, '--passphrase-file', FIXTURE_PASS, '--json']);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).problems).toEqual([
+      expect.objectContaining({ path: '2025/11/20-101500.00/data/1002.sst', kind: 'missing' }),
+    ]);
+    // Without filelist.sst the slim manifest cannot give its list: that is reported by name.
+    fs.rmSync(path.join(dir, '2025/11/20-101500.00/filelist.sst'));
+    const gone = await runCli(['backup', 'verify', dir, '--passphrase-file', FIXTURE_PASS, '--json']);
+    expect(JSON.parse(gone.stdout).problems).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: '2025/11/20-101500.00/filelist.sst', kind: 'missing' })]),
+    );
+  });
+
   test('a missing location is a storage error (exit 4)', async () => {
     const r = await runCli(['backup', 'verify', path.join(tmp, 'no-such-dir'), '--passphrase-file', FIXTURE_PASS]);
     expect(r.code).toBe(4);
