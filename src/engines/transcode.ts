@@ -323,39 +323,66 @@ export async function transcode(o: TranscodeOptions): Promise<TranscodeResult> {
   const counts = { written: 0, skipped: 0, checksums: 0, bytesWritten: 0 };
   o.onProgress?.(progress);
 
+  // --resume: reopen the data keys the interrupted run wrote, before writing anything (a wrong target
+  // key then fails with DST exactly as it was).
+  const target = o.target;
+  const targetKeyring = needDstKey && target ? target.keyring(dst) : undefined;
+  if (targetKeyring) {
+    for (const [i, bk] of backupKeys.entries()) {
+      const dir = bk.backup.dir;
+      if (![...dstIndex.keys()].some((k) => isEncryptionInfoIn(k, dir))) continue;
+      const infos = await readEncryptionInfos(dst, dir);
+      const r = await targetKeyring.dataKeyFor(dir, infos).catch((e: unknown) => {
+        if (e instanceof CliError && e.exitCode === ExitCode.key) {
+          throw new KeyError(
+            `${dst.displayUri}/${infos[0]?.key ?? 'ENCRYPTION-INFO'} does not open with the target key given now: the interrupted run used another target key (${e.message})`,
+            `resume with the same target key as the first run, or delete ${dst.displayUri}`,
+          );
+        }
+        throw e;
+      });
+      // A passphrase derives SOME key from any salt: prove it is the one the objects already written use.
+      const sample = plan.find((x) => x.keys === bk && x.action === 'transcode' && dstIndex.has(x.key));
+      if (sample) {
+        try {
+          const size = dstIndex.get(sample.key) as number;
+          const reader = new ChunkedReader({ size, read: (a, b) => dst.readRange(sample.key, a, b) }, r.key);
+          await reader.read(0, Math.min(CHUNK_SIZE, await reader.open()));
+        } catch (e) {
+          if (e instanceof AuthenticationError && e.chunk === 0) {
+            throw new KeyError(
+              `${dst.displayUri}/${sample.key} does not authenticate under the target key given now: the interrupted run used another target key`,
+              `resume with the same target key as the first run, or delete ${dst.displayUri}`,
+            );
+          }
+          if (!(e instanceof FormatError)) throw e;
+          // Other damage is reported by the per-object check below, by name.
+        }
+      }
+      bk.dstKey = r.key;
+      summaries[i].targetKey = 'reused';
+    }
+  }
+
   // From here on DST is being written: failures name it.
   try {
-    // ---- 1. marker ----------------------------------------------------------------------------------
-    await writeIncompleteMarker(dst, {
-      operation: `backup ${mode}`,
-      started: new Date().toISOString(),
-      source: o.sourceDisplay ?? src.displayUri,
-      tool: o.tool ?? 'crdb-cmek',
-    });
+    // ---- 1. marker (kept as it is when an interrupted run already wrote it) -----------------------
+    if (!dstIndex.has(INCOMPLETE_MARKER)) {
+      await writeIncompleteMarker(dst, {
+        operation: `backup ${mode}`,
+        started: new Date().toISOString(),
+        source: o.sourceDisplay ?? src.displayUri,
+        tool: o.tool ?? 'crdb-cmek',
+      });
+    }
 
-    // ---- 2. target keys and ENCRYPTION-INFO ---------------------------------------------------------
-    if (needDstKey) {
-      const target = o.target as TargetKey;
-      const keyring = target.keyring(dst);
+    // ---- 2. new data keys and their ENCRYPTION-INFO -------------------------------------------------
+    if (targetKeyring && target) {
+      const keyring = targetKeyring;
       let storeKey: Awaited<ReturnType<typeof getOrCreateStoreKey>> | undefined;
-      for (const [i, bk] of backupKeys.entries()) {
+      for (const bk of backupKeys) {
+        if (bk.dstKey) continue;
         const dir = bk.backup.dir;
-        const existing = [...dstIndex.keys()].filter((k) => isEncryptionInfoIn(k, dir));
-        if (existing.length > 0) {
-          const infos = await readEncryptionInfos(dst, dir);
-          const r = await keyring.dataKeyFor(dir, infos).catch((e: unknown) => {
-            if (e instanceof CliError && e.exitCode === ExitCode.key) {
-              throw new KeyError(
-                `the destination's ${infos[0]?.key ?? 'ENCRYPTION-INFO'} does not open with the target key given now: the interrupted run used another target key (${e.message})`,
-                'resume with the same target key as the first run, or delete the destination',
-              );
-            }
-            throw e;
-          });
-          bk.dstKey = r.key;
-          summaries[i].targetKey = 'reused';
-          continue;
-        }
         let key: Buffer;
         let info: EncryptionInfo;
         if (target.passphrase !== undefined) {
@@ -428,7 +455,6 @@ export async function transcode(o: TranscodeOptions): Promise<TranscodeResult> {
     }
   }
 
-  const target = o.target;
   return {
     mode,
     source: o.sourceDisplay ?? src.displayUri,
