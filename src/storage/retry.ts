@@ -338,6 +338,8 @@ export class ResumingReadable extends Readable {
 
   override _read(): void {
     if (this.src) {
+      // The consumer wants data again: the idle clock only runs while we are waiting on the service.
+      this.arm();
       this.src.resume();
       return;
     }
@@ -381,7 +383,11 @@ export class ResumingReadable extends Readable {
       let c = chunk;
       if (this.pos + c.length > this.end) c = c.subarray(0, this.end - this.pos);
       this.pos += c.length;
-      if (c.length > 0 && !this.push(c)) src.pause();
+      if (c.length > 0 && !this.push(c)) {
+        // Backpressure: a slow consumer is not a stalled service.
+        src.pause();
+        clearTimeout(this.idle);
+      }
     });
     src.once('end', () => {
       if (this.src !== src) return;
