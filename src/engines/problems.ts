@@ -12,7 +12,9 @@ export type ProblemKind =
   | 'incomplete'
   | 'secret-exposed'
   | 'readable-without-key'
-  | 'cmek-not-revoked';
+  | 'cmek-not-revoked'
+  /** audit --cmek: a way into the data that does not go through the CMEK (salt, native KMS entry, store key wrapped by another key). */
+  | 'cmek-bypass';
 
 export type Severity = 'error' | 'warning';
 
