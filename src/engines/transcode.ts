@@ -77,7 +77,7 @@ import {
   type EncryptionInfo,
 } from '../keys/encryption-info';
 import { deriveKeyFromPassphrase, generateSalt } from '../keys/passphrase';
-import type { ObjectInfo, ObjectStore } from '../storage/object-store';
+import type { ObjectStore } from '../storage/object-store';
 import { joinKey } from '../storage/object-store';
 import type { Keyring } from './keyring';
 import { clearIncompleteMarker, INCOMPLETE_MARKER, writeIncompleteMarker } from './markers';
