@@ -90,10 +90,11 @@ describeShared('backup decrypt: the shared passphrase collection', () => {
     expect(r.stdout).not.toContain('collection pass 1');
   });
 
-  test('--json prints one summary document', async () => {
+  test('--json prints one summary document; --progress goes to stderr', async () => {
     const dst = path.join(dir, 'pass-json');
-    const r = await runCli(['backup', 'decrypt', testdata('collections', 'passphrase'), dst, '--passphrase-file', passFile, '--json', '--concurrency', '1']);
+    const r = await runCli(['backup', 'decrypt', testdata('collections', 'passphrase'), dst, '--passphrase-file', passFile, '--json', '--concurrency', '1', '--progress']);
     expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^decrypt: 13\/13 objects, /m);
     const doc = JSON.parse(r.stdout);
     expect(doc.status).toBe('ok');
     expect(doc.operation).toBe('backup decrypt');

@@ -4,7 +4,7 @@ import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
 import { resumeFlag } from '../../cli/target-key-flags';
 import { discoverCollection } from '../../backup/layout';
 import { openKeys } from '../../engines/key-source';
-import { transcode } from '../../engines/transcode';
+import { transcode, type TranscodeProgress } from '../../engines/transcode';
 import { transcodeJson, transcodeText } from '../../engines/transcode-summary';
 import { redactUri, secretsOfUri } from '../../redact';
 import { ProgressLine } from '../../report/progress';
@@ -58,6 +58,7 @@ SRC is only read. Exit 0 done, 1 damaged source, 2 usage, 3 key, 4 storage.`;
     try {
       const collection = await discoverCollection(src, { backup: flags.backup, all: flags.all });
       const progress = new ProgressLine(ProgressLine.wanted(flags.progress), 'decrypt');
+      let state: TranscodeProgress | undefined;
       const result = await transcode({
         mode: 'decrypt',
         src,
@@ -68,9 +69,12 @@ SRC is only read. Exit 0 done, 1 damaged source, 2 usage, 3 key, 4 storage.`;
         resume: flags.resume,
         sourceDisplay: redactUri(args.src),
         tool: TOOL,
-        onProgress: (p) => progress.update(p),
+        onProgress: (p) => {
+          state = p;
+          progress.update(p);
+        },
       });
-      progress.done();
+      progress.done(state);
       if (!this.jsonEnabled()) this.log(transcodeText({ ...result, destination: redactUri(args.dst) }));
       return transcodeJson({ ...result, destination: redactUri(args.dst) });
     } finally {

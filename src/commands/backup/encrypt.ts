@@ -3,7 +3,7 @@ import { BaseCommand, progressFlag } from '../../cli/base-command';
 import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
 import { encryptTargetFlags, encryptTargetOptions, resumeFlag } from '../../cli/target-key-flags';
 import { discoverCollection } from '../../backup/layout';
-import { transcode } from '../../engines/transcode';
+import { transcode, type TranscodeProgress } from '../../engines/transcode';
 import { transcodeJson, transcodeText } from '../../engines/transcode-summary';
 import { openTargetKey } from '../../engines/transcode-target';
 import { redactUri, secretsOfUri } from '../../redact';
@@ -55,6 +55,7 @@ already encrypted is refused. Ordering, the incomplete marker and --resume work 
     try {
       const collection = await discoverCollection(src, { backup: flags.backup, all: flags.all });
       const progress = new ProgressLine(ProgressLine.wanted(flags.progress), 'encrypt');
+      let state: TranscodeProgress | undefined;
       const result = await transcode({
         mode: 'encrypt',
         src,
@@ -65,9 +66,12 @@ already encrypted is refused. Ordering, the incomplete marker and --resume work 
         resume: flags.resume,
         sourceDisplay: redactUri(args.src),
         tool: TOOL,
-        onProgress: (p) => progress.update(p),
+        onProgress: (p) => {
+          state = p;
+          progress.update(p);
+        },
       });
-      progress.done();
+      progress.done(state);
       if (!this.jsonEnabled()) this.log(transcodeText({ ...result, destination: redactUri(args.dst) }));
       return transcodeJson({ ...result, destination: redactUri(args.dst) });
     } finally {

@@ -4,7 +4,7 @@ import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
 import { reencryptTargetFlags, reencryptTargetOptions, resumeFlag } from '../../cli/target-key-flags';
 import { discoverCollection } from '../../backup/layout';
 import { openKeys } from '../../engines/key-source';
-import { transcode } from '../../engines/transcode';
+import { transcode, type TranscodeProgress } from '../../engines/transcode';
 import { transcodeJson, transcodeText } from '../../engines/transcode-summary';
 import { openTargetKey } from '../../engines/transcode-target';
 import { redactUri, secretsOfUri } from '../../redact';
@@ -63,6 +63,7 @@ in DST are reopened with the target key and objects already written are kept, no
     try {
       const collection = await discoverCollection(src, { backup: flags.backup, all: flags.all });
       const progress = new ProgressLine(ProgressLine.wanted(flags.progress), 'reencrypt');
+      let state: TranscodeProgress | undefined;
       const result = await transcode({
         mode: 'reencrypt',
         src,
@@ -74,9 +75,12 @@ in DST are reopened with the target key and objects already written are kept, no
         resume: flags.resume,
         sourceDisplay: redactUri(args.src),
         tool: TOOL,
-        onProgress: (p) => progress.update(p),
+        onProgress: (p) => {
+          state = p;
+          progress.update(p);
+        },
       });
-      progress.done();
+      progress.done(state);
       if (!this.jsonEnabled()) this.log(transcodeText({ ...result, destination: redactUri(args.dst) }));
       return transcodeJson({ ...result, destination: redactUri(args.dst) });
     } finally {
