@@ -37,7 +37,8 @@ export class RewrapReport {
     for (const b of r.backups) {
       lines.push(`  backup ${b.dir || '.'}: opened via ${b.verifiedVia} (${b.verifiedObjects.length} manifest(s) authenticated)`);
     }
-    lines.push(r.retired.length || r.action === 'add-kms' ? 'OK' : 'OK: the old path is intact (use --retire-old to remove it)');
+    if (r.action === 'add-kms') lines.push('OK: the existing ENCRYPTION-INFO files are untouched, so every earlier key still opens the data');
+    else lines.push(r.retired.length ? 'OK: the old path was removed after the new one was verified' : 'OK: the old path is intact (use --retire-old to remove it)');
     return lines.join('\n');
   }
 
