@@ -364,6 +364,27 @@ export async function transcode(o: TranscodeOptions): Promise<TranscodeResult> {
     }
   }
 
+  // New data keys are made (PBKDF2, KMS wraps) before anything is written, so a refusing KMS exits 3
+  // with DST untouched; the CMEK is probed for the same reason (its store key is written after the marker).
+  const fresh: { bk: BackupKeys; key: Buffer; salt?: Buffer; entries: [string, Buffer][] }[] = [];
+  if (target && targetKeyring) {
+    for (const bk of backupKeys) {
+      if (bk.dstKey) continue;
+      if (target.passphrase !== undefined) {
+        const salt = generateSalt();
+        fresh.push({ bk, key: await deriveKeyFromPassphrase(target.passphrase, salt), salt, entries: [] });
+      } else {
+        const key = randomBytes(32);
+        const entries: [string, Buffer][] = [];
+        for (const k of target.kms) entries.push([k.keyId, await k.encrypt(key)]);
+        fresh.push({ bk, key, entries });
+      }
+    }
+    if (target.cmek && fresh.length > 0 && ![...dstIndex.keys()].some((k) => k.startsWith('crdb-cmek/'))) {
+      await target.cmek.encrypt(randomBytes(32));
+    }
+  }
+
   // From here on DST is being written: failures name it.
   try {
     // ---- 1. marker (kept as it is when an interrupted run already wrote it) -----------------------
@@ -376,36 +397,26 @@ export async function transcode(o: TranscodeOptions): Promise<TranscodeResult> {
       });
     }
 
-    // ---- 2. new data keys and their ENCRYPTION-INFO -------------------------------------------------
-    if (targetKeyring && target) {
-      const keyring = targetKeyring;
+    // ---- 2. the store key (CMEK) and each new data key's ENCRYPTION-INFO, read back and reopened ------
+    if (target && targetKeyring) {
       let storeKey: Awaited<ReturnType<typeof getOrCreateStoreKey>> | undefined;
-      for (const bk of backupKeys) {
-        if (bk.dstKey) continue;
-        const dir = bk.backup.dir;
-        let key: Buffer;
+      for (const f of fresh) {
+        const dir = f.bk.backup.dir;
         let info: EncryptionInfo;
-        if (target.passphrase !== undefined) {
-          const salt = generateSalt();
-          key = await deriveKeyFromPassphrase(target.passphrase, salt);
-          info = passphraseEncryptionInfo(salt);
+        if (f.salt) {
+          info = passphraseEncryptionInfo(f.salt);
+        } else if (target.cmek) {
+          storeKey ??= await getOrCreateStoreKey(dst, target.cmek, { bits: target.storeKeyBits });
+          info = storeKeyEncryptionInfo(storeKey.storeKey, f.key, dir, f.entries);
         } else {
-          key = randomBytes(32);
-          const entries: [string, Buffer][] = [];
-          for (const k of target.kms) entries.push([k.keyId, await k.encrypt(key)]);
-          if (target.cmek) {
-            storeKey ??= await getOrCreateStoreKey(dst, target.cmek, { bits: target.storeKeyBits });
-            info = storeKeyEncryptionInfo(storeKey.storeKey, key, dir, entries);
-          } else {
-            info = kmsEncryptionInfo(entries);
-          }
+          info = kmsEncryptionInfo(f.entries);
         }
         const infoKey = joinKey(dir, ENCRYPTION_INFO_NAME);
         await dst.write(infoKey, encodeEncryptionInfo(info));
-        // Read back and reopen with the target key alone: what a later reader (or --resume) will do.
-        const back = await keyring.dataKeyFor(dir, await readEncryptionInfos(dst, dir));
-        if (!back.key.equals(key)) throw new IntegrityError(`${infoKey} was written but does not reopen to the new data key`);
-        bk.dstKey = key;
+        // Reopen with the target key alone: what a later reader (or --resume) will do.
+        const back = await targetKeyring.dataKeyFor(dir, await readEncryptionInfos(dst, dir));
+        if (!back.key.equals(f.key)) throw new IntegrityError(`${infoKey} was written but does not reopen to the new data key`);
+        f.bk.dstKey = f.key;
       }
     }
 

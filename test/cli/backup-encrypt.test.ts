@@ -133,6 +133,21 @@ describeShared('backup encrypt', () => {
     expect(hashes(back)).toEqual(hashes(clear));
   });
 
+  test('a disabled KMS key exits 3 naming the key and the reason, before anything is written', async () => {
+    const dst = p('enc-disabled');
+    kms.disableKey(KEY_B);
+    try {
+      const r = await runCli(['backup', 'encrypt', clear, dst, '--kms', kmsUri(KEY_A), '--kms', kmsUri(KEY_B)]);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain(KEY_B);
+      expect(r.stderr).toMatch(/Disabled/);
+      expect(r.stderr).not.toContain(SECRET);
+      expect(files(dst)).toEqual([]);
+    } finally {
+      kms.enableKey(KEY_B);
+    }
+  });
+
   test('--cmek (file CMEK, AES-128 store key): a chain entry that verify opens through the CMEK', async () => {
     const cmekFile = p('cmek.key');
     expect((await runCli(['keys', 'generate', cmekFile, '--size', '256'])).code).toBe(0);
