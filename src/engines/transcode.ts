@@ -26,6 +26,9 @@
  * Ordering (object stores have no rename, so completeness is marked by objects):
  *   0. preflight, nothing written: open every source key, read and check every manifest (checksum,
  *      decryption, decoding, every listed file present). A wrong key fails here (exit 3), damage too (1).
+ *      With --resume, DST's data keys are reopened (and checked against an object already written);
+ *      new data keys are derived / wrapped by every KMS, and the CMEK is probed: a refusing KMS exits 3
+ *      with DST untouched.
  *   1. the INCOMPLETE marker (markers.ts): verify and inspect report such a DST as incomplete;
  *   2. the store key (CMEK) and every full backup's ENCRYPTION-INFO, read back and reopened, so that a
  *      resumed run finds the same data keys;
