@@ -11,7 +11,8 @@
  *   PUT    <session> with Content-Range                          chunks: 308 + Range, last: 200 + metadata
  *
  * Objects live in a temporary directory (uploads are streamed to disk: a 100 MiB upload does not sit
- * in the test's memory). Hashes are real (MD5, CRC32C) so the client's integrity checks pass.
+ * in the test's memory). Hashes are real (MD5, CRC32C via src/util/crc32c) so the client's integrity
+ * checks (which use the library's own CRC32C) pass.
  * Fault injection: inject(...) schedules faults for the next matching requests (see fault-proxy.ts:
  * 503, 429, 'reset', 'stall', 'truncate' for media reads, ...).
  *
@@ -25,23 +26,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { crc32c } from '../../src/util/crc32c';
 import { FaultSchedule, writeFault, type Fault, type FaultRule } from '../helpers/fault-proxy';
 
-// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven.
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
+/** Extends a CRC32C (the project's slicing-by-8 implementation; the client checks it against its own). */
 export function crc32cUpdate(crc: number, buf: Buffer): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
+  return crc32c(buf, crc);
 }
 
 interface StoredObject {

@@ -94,7 +94,7 @@ export async function peakMemoryDuring<T>(fn: () => Promise<T>): Promise<{ resul
   let peak = base;
   const timer = setInterval(() => {
     peak = Math.max(peak, used());
-  }, 250);
+  }, 500);
   try {
     const result = await fn();
     return { result, peakGrowth: peak - base };
