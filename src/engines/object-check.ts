@@ -30,7 +30,8 @@ export interface ObjectCheckOptions {
   object: ObjectInfo;
   /** Path reported in problems (relative to the collection root). */
   path: string;
-  key: Buffer;
+  /** The data key; undefined for a cleartext (unencrypted, e.g. decrypted) backup. */
+  key: Buffer | undefined;
   checkSsts: boolean;
   /** Called with bytes of ciphertext as they are read. */
   onBytes?: (n: number) => void;
@@ -44,6 +45,7 @@ export async function checkObject(o: ObjectCheckOptions): Promise<ObjectCheck> {
   const { store, object, path, key } = o;
   const out: ObjectCheck = { key: object.key, authenticated: false, failedAtStart: false, problems: [], bytes: object.size };
   const head = await store.readRange(object.key, 0, Math.min(20, object.size));
+  if (key === undefined) return checkCleartextObject(o, head, out);
   if (!appearsEncrypted(head)) {
     out.problems.push(
       problem(path, 'not-encrypted', 'the object does not start with the "encrypt" preamble: it is stored as plaintext in an encrypted backup'),
@@ -104,6 +106,25 @@ export async function checkObject(o: ObjectCheckOptions): Promise<ObjectCheck> {
     if (!out.sst.ok) {
       out.problems.push(problem(path, 'sst-corrupt', out.sst.problems.join('; ') || 'the table does not pass the structural check'));
     }
+  }
+  return out;
+}
+
+/** In a cleartext backup: SSTs are checked as stored; an encrypted object there cannot be restored. */
+async function checkCleartextObject(o: ObjectCheckOptions, head: Buffer, out: ObjectCheck): Promise<ObjectCheck> {
+  const { store, object, path } = o;
+  o.onBytes?.(object.size);
+  if (!isSstKey(object.key)) return out;
+  if (appearsEncrypted(head)) {
+    out.problems.push(
+      problem(path, 'sst-corrupt', 'the table is encrypted, but the backup has no ENCRYPTION-INFO: a restore cannot read it'),
+    );
+    return out;
+  }
+  if (!o.checkSsts) return out;
+  out.sst = await checkSst({ size: object.size, read: (a, b) => store.readRange(object.key, a, b) });
+  if (!out.sst.ok) {
+    out.problems.push(problem(path, 'sst-corrupt', out.sst.problems.join('; ') || 'the table does not pass the structural check'));
   }
   return out;
 }

@@ -4,12 +4,12 @@
  * file list, and checks every SST's structure. Nothing is written anywhere.
  */
 import { createHash } from 'node:crypto';
-import { classifyObject, objectRole } from '../backup/classify';
+import { classifyObject, isSstKey, objectRole } from '../backup/classify';
 import { layerKey, type Collection, type FullBackup, type Layer } from '../backup/layout';
 import { ManifestError, readManifest } from '../backup/manifest';
 import { CliError } from '../errors';
 import { iterateSstEntries } from '../backup/sst';
-import { decryptBuffer, ChunkedReader } from '../format/chunked';
+import { appearsEncrypted, decryptBuffer, ChunkedReader } from '../format/chunked';
 import { AuthenticationError, FormatError } from '../format/errors';
 import { readEncryptionInfos } from '../keys/encryption-info';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store';
@@ -101,7 +101,7 @@ export function parseSubset(text: string): Subset | undefined {
 interface Task {
   object: ObjectInfo;
   backup: FullBackup;
-  key: Buffer;
+  key: Buffer | undefined;
   /** Not listed by any manifest: authenticated (it must still be ciphertext) but not restored, so not parsed. */
   unreferenced: boolean;
 }
@@ -133,9 +133,12 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
 
   for (const backup of collection.selected) {
     const infos = await readEncryptionInfos(store, backup.dir);
-    let resolved: Awaited<ReturnType<Keyring['dataKeyFor']>>;
+    let resolved: { key: Buffer | undefined; via: string };
     try {
-      resolved = await o.keyring.dataKeyFor(backup.dir, infos);
+      resolved =
+        infos.length === 0 && (await isCleartextBackup(store, backup))
+          ? { key: undefined, via: 'none (unencrypted backup)' }
+          : await o.keyring.dataKeyFor(backup.dir, infos);
     } catch (e) {
       // An interrupted write (marker present) may be cleartext or have no key yet: it is reported as
       // incomplete (exit 1), never taken for a good backup nor turned into a key or usage error.
@@ -157,7 +160,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
       }
       const refSet = new Set(referenced.files ?? []);
       for (const obj of layer.objects) {
-        if (classifyObject(obj.key) === 'cleartext') {
+        if (classifyObject(obj.key) === 'cleartext' || (key === undefined && !isSstKey(obj.key))) {
           cleartextObjects++;
           continue;
         }
@@ -260,10 +263,17 @@ interface ManifestCheck {
   manifestKeys: Set<string>;
 }
 
+/** A backup without ENCRYPTION-INFO whose manifest is stored as plaintext (e.g. written by backup decrypt). */
+async function isCleartextBackup(store: ObjectStore, backup: FullBackup): Promise<boolean> {
+  const m = backup.layers[0]?.manifestKey;
+  if (!m) return false;
+  return !appearsEncrypted(await store.readRange(m, 0, 7));
+}
+
 async function checkLayerManifest(
   store: ObjectStore,
   layer: Layer,
-  key: Buffer,
+  key: Buffer | undefined,
   problems: Problem[],
   onAuth: () => void,
   onFailedAtStart: () => void,
@@ -287,7 +297,7 @@ async function checkLayerManifest(
   for (const mkey of keys) {
     manifestKeys.add(mkey);
     try {
-      const res = await readManifest(store, layer, (ct: Buffer) => decryptBuffer(key, ct), {
+      const res = await readManifest(store, layer, key ? (ct: Buffer) => decryptBuffer(key, ct) : null, {
         manifestKey: mkey,
         readFileListSst: (k: string) => sstEntriesOf(store, k, key),
       });
@@ -318,10 +328,15 @@ async function checkLayerManifest(
 }
 
 /** Entries of an encrypted SST (e.g. filelist.sst), decrypted lazily through the random-access reader. */
-async function* sstEntriesOf(store: ObjectStore, objectKey: string, key: Buffer): AsyncIterable<{ key: Buffer; value: Buffer }> {
+async function* sstEntriesOf(store: ObjectStore, objectKey: string, key: Buffer | undefined): AsyncIterable<{ key: Buffer; value: Buffer }> {
   const info = await store.stat(objectKey);
   if (!info) throw new ManifestError('missing', objectKey, `${objectKey} is missing: the manifest keeps its file list there`);
-  const reader = new ChunkedReader({ size: info.size, read: (a, b) => store.readRange(objectKey, a, b) }, key);
+  const raw = { size: info.size, read: (a: number, b: number) => store.readRange(objectKey, a, b) };
+  if (!key) {
+    yield* iterateSstEntries(raw);
+    return;
+  }
+  const reader = new ChunkedReader(raw, key);
   const size = await reader.open();
   yield* iterateSstEntries({ size, read: (a, b) => reader.read(a, b) });
 }

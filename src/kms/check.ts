@@ -5,6 +5,7 @@
  */
 import * as crypto from 'node:crypto';
 import { KeyError } from '../errors';
+import { KmsRefusedError } from './kms-error';
 import type { KmsProvider } from './provider';
 
 export interface KeyCheckResult {
@@ -22,9 +23,18 @@ export interface KeyCheckResult {
 export async function checkKey(provider: KmsProvider): Promise<KeyCheckResult> {
   const probe = crypto.randomBytes(32);
   const t0 = performance.now();
-  const wrapped = await provider.encrypt(probe);
-  const t1 = performance.now();
-  const back = await provider.decrypt(wrapped);
+  let wrapped: Buffer;
+  let t1: number;
+  let back: Buffer;
+  try {
+    wrapped = await provider.encrypt(probe);
+    t1 = performance.now();
+    back = await provider.decrypt(wrapped);
+  } catch (e) {
+    // Say it the way every other command does when a customer-managed key says no.
+    if (e instanceof KmsRefusedError) throw new KeyError(`the CMEK refused: ${e.message}`, e.hint);
+    throw e;
+  }
   const t2 = performance.now();
   if (back.length !== probe.length || !crypto.timingSafeEqual(back, probe)) {
     throw new KeyError(`${provider.provider} key ${provider.keyId} (${provider.displayUri}) returned a different probe on unwrap`);

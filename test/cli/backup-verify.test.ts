@@ -157,6 +157,26 @@ describe('backup verify on the project sample', () => {
     );
   });
 
+  test('a decrypted (cleartext) backup verifies without a key: manifests, completeness and SSTs', async () => {
+    const out = path.join(tmp, 'decrypted');
+    const d = await runCli(['backup', 'decrypt', FIXTURE, out, '--passphrase-file', FIXTURE_PASS]);
+    expect(d.code).toBe(0);
+    const ok = await runCli(['backup', 'verify', out, '--json']);
+    expect(ok.code).toBe(0);
+    const j = JSON.parse(ok.stdout);
+    expect(j.backups[0].keyVia).toMatch(/unencrypted/);
+    expect(j.summary.sstsChecked).toBe(4);
+    const f = path.join(out, '2025/11/20-101500.00/data/1001.sst');
+    const b = fs.readFileSync(f);
+    b[10] ^= 0xff; // inside the first data block
+    fs.writeFileSync(f, b);
+    const bad = await runCli(['backup', 'verify', out, '--json']);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).problems).toEqual([
+      expect.objectContaining({ path: '2025/11/20-101500.00/data/1001.sst', kind: 'sst-corrupt' }),
+    ]);
+  });
+
   test('a missing location is a storage error (exit 4)', async () => {
     const r = await runCli(['backup', 'verify', path.join(tmp, 'no-such-dir'), '--passphrase-file', FIXTURE_PASS]);
     expect(r.code).toBe(4);

@@ -68,6 +68,7 @@ describe('crdb-cmek keys check', () => {
   test('disabled key: exit 3 with the service reason, no secrets', async () => {
     const r = await runCli(['keys', 'check', awsUri('alias/cli-disabled')]);
     expect(r.code).toBe(3);
+    expect(r.stderr).toContain('the CMEK refused');
     expect(r.stderr).toContain('DisabledException');
     expect(r.stderr).toContain('alias/cli-disabled');
     noSecrets(r);
