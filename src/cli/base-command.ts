@@ -5,6 +5,7 @@
 import { Command, Flags, Errors } from '@oclif/core';
 import { CliError, ExitCode } from '../errors';
 import { scrub } from '../redact';
+import type { KeyOptions } from '../engines/key-source';
 
 /** Key-source flags shared by every command that reads or writes encrypted data. */
 export const keyFlags = {
@@ -27,6 +28,14 @@ export const keyFlags = {
     helpGroup: 'KEY',
   }),
 };
+
+/** The key options of the shared key flags (passphrase file/env, --kms, --cmek). */
+export function keyOptions(
+  flags: { 'passphrase-file'?: string; 'passphrase-env'?: string; kms?: string[]; cmek?: string },
+  prompt = true,
+): KeyOptions {
+  return { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek, prompt };
+}
 
 export const progressFlag = {
   progress: Flags.boolean({

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, keyFlags, progressFlag } from '../../cli/base-command';
+import { BaseCommand, keyOptions, keyFlags, progressFlag } from '../../cli/base-command';
 import { concurrencyFlag, reportFlag, storageFlags } from '../../cli/flags';
 import { discoverCollection } from '../../backup/layout';
 import { audit } from '../../engines/audit';
@@ -54,7 +54,7 @@ Exit 0 when clean, 1 on any finding, 3 when the key given does not open the data
     checkReportPath(flags.report);
     if (flags['expect-revoked'] && !flags.cmek) throw new UsageError('--expect-revoked needs the CMEK whose revocation is drilled: --cmek URI');
     const store = await openStore(args.uri, { nodelocalRoot: flags['nodelocal-root'] });
-    const keyOpts = { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek };
+    const keyOpts = keyOptions(flags, false);
     const keys = anyKeyOption(keyOpts) ? await openKeys(keyOpts, store) : undefined;
     this.addSecrets(...(keys?.secrets ?? []));
     try {

@@ -1,17 +1,11 @@
 import { Args } from '@oclif/core';
-import { BaseCommand, keyFlags, progressFlag } from '../../cli/base-command';
+import { TranscodeCommand } from '../../cli/transcode-command';
+import { keyOptions, keyFlags, progressFlag } from '../../cli/base-command';
 import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
 import { resumeFlag } from '../../cli/target-key-flags';
-import { discoverCollection } from '../../backup/layout';
 import { openKeys } from '../../engines/key-source';
-import { transcode, type TranscodeProgress } from '../../engines/transcode';
-import { transcodeJson, transcodeText } from '../../engines/transcode-summary';
-import { redactUri, secretsOfUri } from '../../redact';
-import { ProgressLine } from '../../report/progress';
-import { openStore } from '../../storage/index';
-import { TOOL } from '../../version';
 
-export default class BackupDecrypt extends BaseCommand {
+export default class BackupDecrypt extends TranscodeCommand {
   static override summary = 'Decrypt a backup (or collection) into a cleartext copy CockroachDB can RESTORE without encryption options.';
 
   static override description = `Copies the selected backups (LATEST and its incrementals by default; --backup SUBDIR; --all) from SRC
@@ -47,40 +41,6 @@ SRC is only read. Exit 0 done, 1 damaged source, 2 usage, 3 key, 4 storage.`;
 
   public async run(): Promise<unknown> {
     const { args, flags } = await this.parse(BackupDecrypt);
-    this.addSecrets(...secretsOfUri(args.src), ...secretsOfUri(args.dst));
-    const src = await openStore(args.src, { nodelocalRoot: flags['nodelocal-root'] });
-    const dst = await openStore(args.dst, { nodelocalRoot: flags['nodelocal-root'] });
-    const keys = await openKeys(
-      { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek, prompt: true },
-      src,
-    );
-    this.addSecrets(...keys.secrets);
-    try {
-      const collection = await discoverCollection(src, { backup: flags.backup, all: flags.all });
-      const progress = new ProgressLine(ProgressLine.wanted(flags.progress), 'decrypt');
-      let state: TranscodeProgress | undefined;
-      const result = await transcode({
-        mode: 'decrypt',
-        src,
-        dst,
-        collection,
-        sourceKeyring: keys.keyring,
-        concurrency: flags.concurrency,
-        resume: flags.resume,
-        sourceDisplay: redactUri(args.src),
-        tool: TOOL,
-        onProgress: (p) => {
-          state = p;
-          progress.update(p);
-        },
-      });
-      progress.done(state);
-      if (!this.jsonEnabled()) this.log(transcodeText({ ...result, destination: redactUri(args.dst) }));
-      return transcodeJson({ ...result, destination: redactUri(args.dst) });
-    } finally {
-      await keys.close();
-      await src.close?.();
-      await dst.close?.();
-    }
+    return this.runTranscode('decrypt', args, flags, async (src) => ({ source: await openKeys(keyOptions(flags), src) }));
   }
 }

@@ -1,17 +1,11 @@
 import { Args } from '@oclif/core';
-import { BaseCommand, progressFlag } from '../../cli/base-command';
+import { TranscodeCommand } from '../../cli/transcode-command';
+import { progressFlag } from '../../cli/base-command';
 import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
 import { encryptTargetFlags, encryptTargetOptions, resumeFlag } from '../../cli/target-key-flags';
-import { discoverCollection } from '../../backup/layout';
-import { transcode, type TranscodeProgress } from '../../engines/transcode';
-import { transcodeJson, transcodeText } from '../../engines/transcode-summary';
 import { openTargetKey } from '../../engines/transcode-target';
-import { redactUri, secretsOfUri } from '../../redact';
-import { ProgressLine } from '../../report/progress';
-import { openStore } from '../../storage/index';
-import { TOOL } from '../../version';
 
-export default class BackupEncrypt extends BaseCommand {
+export default class BackupEncrypt extends TranscodeCommand {
   static override summary = 'Encrypt a cleartext backup (or collection) under a new key: passphrase, native KMS, or the CMEK chain.';
 
   static override description = `Copies the selected backups (LATEST and its incrementals by default; --backup SUBDIR; --all) from SRC
@@ -47,37 +41,6 @@ already encrypted is refused. Ordering, the incomplete marker and --resume work 
 
   public async run(): Promise<unknown> {
     const { args, flags } = await this.parse(BackupEncrypt);
-    this.addSecrets(...secretsOfUri(args.src), ...secretsOfUri(args.dst));
-    const src = await openStore(args.src, { nodelocalRoot: flags['nodelocal-root'] });
-    const dst = await openStore(args.dst, { nodelocalRoot: flags['nodelocal-root'] });
-    const target = await openTargetKey(encryptTargetOptions(flags));
-    this.addSecrets(...target.secrets);
-    try {
-      const collection = await discoverCollection(src, { backup: flags.backup, all: flags.all });
-      const progress = new ProgressLine(ProgressLine.wanted(flags.progress), 'encrypt');
-      let state: TranscodeProgress | undefined;
-      const result = await transcode({
-        mode: 'encrypt',
-        src,
-        dst,
-        collection,
-        target,
-        concurrency: flags.concurrency,
-        resume: flags.resume,
-        sourceDisplay: redactUri(args.src),
-        tool: TOOL,
-        onProgress: (p) => {
-          state = p;
-          progress.update(p);
-        },
-      });
-      progress.done(state);
-      if (!this.jsonEnabled()) this.log(transcodeText({ ...result, destination: redactUri(args.dst) }));
-      return transcodeJson({ ...result, destination: redactUri(args.dst) });
-    } finally {
-      await target.close();
-      await src.close?.();
-      await dst.close?.();
-    }
+    return this.runTranscode('encrypt', args, flags, async () => ({ target: await openTargetKey(encryptTargetOptions(flags)) }));
   }
 }

@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { BaseCommand, keyFlags } from '../../cli/base-command';
+import { BaseCommand, keyOptions, keyFlags } from '../../cli/base-command';
 import { selectionFlags, storageFlags } from '../../cli/flags';
 import { discoverCollection } from '../../backup/layout';
 import { anyKeyOption, openKeys } from '../../engines/key-source';
@@ -32,7 +32,7 @@ decrypts the manifests of the selected backups and shows their spans, files, row
     const { args, flags } = await this.parse(BackupInspect);
     this.addSecrets(...secretsOfUri(args.uri));
     const store = await openStore(args.uri, { nodelocalRoot: flags['nodelocal-root'] });
-    const keyOpts = { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek };
+    const keyOpts = keyOptions(flags, false);
     const keys = anyKeyOption(keyOpts) ? await openKeys(keyOpts, store) : undefined;
     this.addSecrets(...(keys?.secrets ?? []));
     try {

@@ -1,18 +1,12 @@
 import { Args } from '@oclif/core';
-import { BaseCommand, keyFlags, progressFlag } from '../../cli/base-command';
+import { TranscodeCommand } from '../../cli/transcode-command';
+import { keyOptions, keyFlags, progressFlag } from '../../cli/base-command';
 import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
 import { reencryptTargetFlags, reencryptTargetOptions, resumeFlag } from '../../cli/target-key-flags';
-import { discoverCollection } from '../../backup/layout';
 import { openKeys } from '../../engines/key-source';
-import { transcode, type TranscodeProgress } from '../../engines/transcode';
-import { transcodeJson, transcodeText } from '../../engines/transcode-summary';
 import { openTargetKey } from '../../engines/transcode-target';
-import { redactUri, secretsOfUri } from '../../redact';
-import { ProgressLine } from '../../report/progress';
-import { openStore } from '../../storage/index';
-import { TOOL } from '../../version';
 
-export default class BackupReencrypt extends BaseCommand {
+export default class BackupReencrypt extends TranscodeCommand {
   static override summary = 'Re-encrypt a backup (or collection) under a new data key, streaming, verified as it goes; SRC is never modified.';
 
   static override description = `Decrypts every encrypted object of the selected backups (LATEST and its incrementals by default;
@@ -50,44 +44,14 @@ in DST are reopened with the target key and objects already written are kept, no
 
   public async run(): Promise<unknown> {
     const { args, flags } = await this.parse(BackupReencrypt);
-    this.addSecrets(...secretsOfUri(args.src), ...secretsOfUri(args.dst));
-    const src = await openStore(args.src, { nodelocalRoot: flags['nodelocal-root'] });
-    const dst = await openStore(args.dst, { nodelocalRoot: flags['nodelocal-root'] });
-    const target = await openTargetKey(reencryptTargetOptions(flags));
-    this.addSecrets(...target.secrets);
-    const keys = await openKeys(
-      { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek, prompt: true },
-      src,
-    );
-    this.addSecrets(...keys.secrets);
-    try {
-      const collection = await discoverCollection(src, { backup: flags.backup, all: flags.all });
-      const progress = new ProgressLine(ProgressLine.wanted(flags.progress), 'reencrypt');
-      let state: TranscodeProgress | undefined;
-      const result = await transcode({
-        mode: 'reencrypt',
-        src,
-        dst,
-        collection,
-        sourceKeyring: keys.keyring,
-        target,
-        concurrency: flags.concurrency,
-        resume: flags.resume,
-        sourceDisplay: redactUri(args.src),
-        tool: TOOL,
-        onProgress: (p) => {
-          state = p;
-          progress.update(p);
-        },
-      });
-      progress.done(state);
-      if (!this.jsonEnabled()) this.log(transcodeText({ ...result, destination: redactUri(args.dst) }));
-      return transcodeJson({ ...result, destination: redactUri(args.dst) });
-    } finally {
-      await keys.close();
-      await target.close();
-      await src.close?.();
-      await dst.close?.();
-    }
+    return this.runTranscode('reencrypt', args, flags, async (src) => {
+      const target = await openTargetKey(reencryptTargetOptions(flags));
+      try {
+        return { target, source: await openKeys(keyOptions(flags), src) };
+      } catch (e) {
+        await target.close();
+        throw e;
+      }
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, keyFlags } from '../../cli/base-command';
+import { BaseCommand, keyOptions, keyFlags } from '../../cli/base-command';
 import { selectionFlags, storageFlags } from '../../cli/flags';
 import { discoverCollection } from '../../backup/layout';
 import { openKeys } from '../../engines/key-source';
@@ -75,7 +75,7 @@ Exit 0 on success, 2 on usage errors, 3 when a key refuses or does not open the 
     const store = await openStore(args.uri, { nodelocalRoot: flags['nodelocal-root'] });
     const opened: KmsProvider[] = [];
     const keys = await openKeys(
-      { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek, prompt: true },
+      keyOptions(flags),
       store,
     );
     this.addSecrets(...keys.secrets);

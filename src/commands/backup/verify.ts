@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, keyFlags, progressFlag } from '../../cli/base-command';
+import { BaseCommand, keyOptions, keyFlags, progressFlag } from '../../cli/base-command';
 import { concurrencyFlag, reportFlag, selectionFlags, storageFlags } from '../../cli/flags';
 import { discoverCollection } from '../../backup/layout';
 import { openKeys } from '../../engines/key-source';
@@ -62,7 +62,7 @@ wrong (nothing authenticates), 4 on storage errors.`;
     if (flags.subset !== undefined && !subset) throw new UsageError(`--subset ${flags.subset}: expected n/t with 1 <= n <= t, e.g. 1/7`);
     const store = await openStore(args.uri, { nodelocalRoot: flags['nodelocal-root'] });
     const keys = await openKeys(
-      { passphraseFile: flags['passphrase-file'], passphraseEnv: flags['passphrase-env'], kms: flags.kms, cmek: flags.cmek, prompt: true },
+      keyOptions(flags),
       store,
     );
     this.addSecrets(...keys.secrets);
