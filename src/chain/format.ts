@@ -8,6 +8,7 @@
  * Both records carry a format version; every wrapping uses additional data (AAD) that binds the level
  * ("store-key" / "data-key"), the key IDs and the format version (see chainAad).
  */
+import { gcmCipherName } from '../format/chunked';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IntegrityError } from '../errors';
 import { joinKey } from '../storage/object-store';
@@ -83,19 +84,6 @@ export function normalizeBackupDir(dir: string): string {
   const n = joinKey(dir);
   if (n.length === 0) throw new RangeError('backup directory must not be empty');
   return n;
-}
-
-export function gcmCipherName(keyLength: number): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
-  switch (keyLength) {
-    case 16:
-      return 'aes-128-gcm';
-    case 24:
-      return 'aes-192-gcm';
-    case 32:
-      return 'aes-256-gcm';
-    default:
-      throw new RangeError(`AES key must be 16, 24 or 32 bytes, got ${keyLength}`);
-  }
 }
 
 /** AES-GCM seal with a fresh 12-byte nonce: returns {nonce, ciphertext, tag}. */

@@ -4,6 +4,7 @@
  */
 import { Args, Flags } from '@oclif/core';
 import { keyFlags } from './base-command';
+import type { FileKeyOptions } from '../keys/file-key';
 
 export const fileArgs = {
   in: Args.string({ description: 'input file, or - for stdin', required: true }),
@@ -27,3 +28,20 @@ export const fileKeyFlags = {
     helpGroup: 'KEY',
   }),
 };
+
+/** The file-key options both file commands pass to resolveFileKey (prompt only on a terminal, never when reading stdin). */
+export function fileKeyOptions(
+  mode: 'encrypt' | 'decrypt',
+  input: string,
+  flags: { 'key-file'?: string; 'passphrase-file'?: string; 'passphrase-env'?: string; 'salt-hex'?: string; 'encryption-info'?: string },
+): FileKeyOptions {
+  return {
+    mode,
+    keyFile: flags['key-file'],
+    passphraseFile: flags['passphrase-file'],
+    passphraseEnv: flags['passphrase-env'],
+    saltHex: flags['salt-hex'],
+    encryptionInfo: flags['encryption-info'],
+    prompt: input !== '-' && Boolean(process.stdin.isTTY),
+  };
+}

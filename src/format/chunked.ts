@@ -34,9 +34,9 @@ export const CIPHER_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE; // 65552
 /** How many trailing bytes after a final chunk are searched for, when the last chunk fails. */
 const TRAILING_SEARCH = 256;
 
-/** AES key sizes accepted by the format: CockroachDB backups use 32-byte keys. */
-function cipherName(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
-  switch (key.length) {
+/** The GCM cipher for an AES key of 16, 24 or 32 bytes (CockroachDB backups use 32-byte keys). */
+export function gcmCipherName(keyLength: number): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
+  switch (keyLength) {
     case 16:
       return 'aes-128-gcm';
     case 24:
@@ -44,8 +44,12 @@ function cipherName(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' 
     case 32:
       return 'aes-256-gcm';
     default:
-      throw new RangeError(`AES key must be 16, 24 or 32 bytes, got ${key.length}`);
+      throw new RangeError(`AES key must be 16, 24 or 32 bytes, got ${keyLength}`);
   }
+}
+
+function cipherName(key: Buffer): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
+  return gcmCipherName(key.length);
 }
 
 /**

@@ -4,7 +4,7 @@ import { classifyFormatError } from '../../format/classify-error';
 import { STDIO, transformFile } from '../../format/file-io';
 import { resolveFileKey } from '../../keys/file-key';
 import { BaseCommand } from '../../cli/base-command';
-import { fileArgs, fileKeyFlags } from '../../cli/file-flags';
+import { fileArgs, fileKeyFlags, fileKeyOptions } from '../../cli/file-flags';
 
 export default class FileDecrypt extends BaseCommand {
   static override summary = "Decrypt one object in CockroachDB's chunked AES-GCM format (versions 2 and 1).";
@@ -24,15 +24,7 @@ Exit codes: 0 ok; 1 the file is damaged (truncated, not encrypted, unknown versi
   async run(): Promise<{ status: 'ok'; input: string; output: string; bytesIn: number; bytesOut: number }> {
     const { args, flags } = await this.parse(FileDecrypt);
     if (this.jsonEnabled() && args.out === STDIO) throw new UsageError('--json cannot be used with output to stdout (-)');
-    const fk = await resolveFileKey({
-      mode: 'decrypt',
-      keyFile: flags['key-file'],
-      passphraseFile: flags['passphrase-file'],
-      passphraseEnv: flags['passphrase-env'],
-      saltHex: flags['salt-hex'],
-      encryptionInfo: flags['encryption-info'],
-      prompt: args.in !== STDIO && Boolean(process.stdin.isTTY),
-    });
+    const fk = await resolveFileKey(fileKeyOptions('decrypt', args.in, flags));
     this.addSecrets(...fk.secrets);
     let r;
     try {

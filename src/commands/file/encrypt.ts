@@ -3,7 +3,7 @@ import { EncryptStream } from '../../format/chunked';
 import { STDIO, transformFile } from '../../format/file-io';
 import { resolveFileKey } from '../../keys/file-key';
 import { BaseCommand } from '../../cli/base-command';
-import { fileArgs, fileKeyFlags } from '../../cli/file-flags';
+import { fileArgs, fileKeyFlags, fileKeyOptions } from '../../cli/file-flags';
 
 export default class FileEncrypt extends BaseCommand {
   static override summary = "Encrypt one object in CockroachDB's chunked AES-GCM format (version 2).";
@@ -30,15 +30,7 @@ A file output is written to a temporary name and renamed only on success. Output
   }> {
     const { args, flags } = await this.parse(FileEncrypt);
     if (this.jsonEnabled() && args.out === STDIO) throw new UsageError('--json cannot be used with output to stdout (-)');
-    const fk = await resolveFileKey({
-      mode: 'encrypt',
-      keyFile: flags['key-file'],
-      passphraseFile: flags['passphrase-file'],
-      passphraseEnv: flags['passphrase-env'],
-      saltHex: flags['salt-hex'],
-      encryptionInfo: flags['encryption-info'],
-      prompt: args.in !== STDIO && Boolean(process.stdin.isTTY),
-    });
+    const fk = await resolveFileKey(fileKeyOptions('encrypt', args.in, flags));
     this.addSecrets(...fk.secrets);
     let r;
     try {
