@@ -8,9 +8,9 @@
  * finally. GOOGLE_BILLING_PROJECT is sent as userProject (requester-pays buckets).
  *
  * Reads: ranged media downloads; streams are ResumingReadable (reopened at the byte reached).
- * Writes: objects below SIMPLE_UPLOAD_MAX go up in one multipart request; larger ones, and every
- * stream, through a resumable upload in CHUNK_SIZE chunks (memory about one chunk). GCS creates the
- * object only when the upload completes, so writes are atomic.
+ * Writes: objects below SIMPLE_UPLOAD_MAX (and empty streams) go up in one multipart request;
+ * larger ones, and every other stream, through a resumable upload in CHUNK_SIZE chunks (memory about
+ * one chunk). GCS creates the object only when the upload completes, so writes are atomic.
  *
  * Retries: requests we issue (list pages, metadata, downloads, deletes) are retried by withRetry with
  * the store's policy and budget; the library's own retry is off for them. Resumable uploads are
@@ -45,6 +45,42 @@ export const CHUNK_SIZE = 8 * 1024 * 1024;
 export const SIMPLE_UPLOAD_MAX = 5 * 1024 * 1024;
 export const GCS_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_write';
 export const GCS_ENDPOINT_ENV = 'CRDB_CMEK_GCS_ENDPOINT';
+
+/**
+ * Reads a stream until it ends or more than `max` bytes arrived. When it ended, `bytes` is all of it
+ * and `rest` is undefined; otherwise `rest` is a stream of the whole content (what was read, then the
+ * remainder, pulled on demand: backpressure and errors carry through).
+ */
+export async function readHead(stream: Readable, max: number): Promise<{ bytes: Buffer; rest?: Readable }> {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const got: Buffer[] = [];
+  let size = 0;
+  while (size <= max) {
+    const r = await it.next();
+    if (r.done) return { bytes: Buffer.concat(got) };
+    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    got.push(b);
+    size += b.length;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    let ended = false;
+    try {
+      yield* got.splice(0);
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          ended = true;
+          return;
+        }
+        yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+      }
+    } finally {
+      // Abandoned (the upload failed): destroy the source as pipeline(source, upload) would.
+      if (!ended) await it.return?.();
+    }
+  }
+  return { bytes: Buffer.alloc(0), rest: Readable.from(all(), { objectMode: false }) };
+}
 
 export interface GcsStoreOptions {
   policy?: Partial<RetryPolicy>;
@@ -257,11 +293,15 @@ export class GcsStore implements ObjectStore {
   async write(key: string, data: Buffer | Readable): Promise<void> {
     const file = this.uploadBucket.file(this.full(key));
     try {
-      if (Buffer.isBuffer(data) && data.length <= SIMPLE_UPLOAD_MAX) {
-        await file.save(data, { resumable: false, validation: 'crc32c', contentType: 'application/octet-stream' });
+      // An empty stream is sent like an empty buffer (e.g. a decrypted empty BACKUP-STATISTICS): the
+      // library's chunked resumable upload sends "Content-Range: bytes 0--1/0" for a zero-byte stream,
+      // an invalid range that the emulator (and the documented protocol) refuse.
+      const head = Buffer.isBuffer(data) ? { bytes: data, rest: undefined } : await readHead(data, 0);
+      if (!head.rest && head.bytes.length <= SIMPLE_UPLOAD_MAX) {
+        await file.save(head.bytes, { resumable: false, validation: 'crc32c', contentType: 'application/octet-stream' });
         return;
       }
-      const src = Buffer.isBuffer(data) ? Readable.from([data]) : data;
+      const src = head.rest ?? Readable.from([head.bytes]);
       await pipeline(
         src,
         file.createWriteStream({ resumable: true, chunkSize: this.chunkSize, validation: 'crc32c', contentType: 'application/octet-stream' }),
