@@ -4,7 +4,7 @@
  */
 import { Command, Flags, Errors } from '@oclif/core';
 import { CliError, ExitCode } from '../errors';
-import { scrub } from '../redact';
+import { scrub, secretsOfUri } from '../redact';
 import type { KeyOptions } from '../engines/key-source';
 
 /** Key-source flags shared by every command that reads or writes encrypted data. */
@@ -78,6 +78,9 @@ export abstract class BaseCommand extends Command {
     } else {
       message = `internal error: ${message}`;
     }
+    // Errors raised while parsing (e.g. oclif's "Unexpected argument: <uri>") come before run() could
+    // register the URIs' secrets: scrub the secrets of every raw argument too.
+    for (const a of this.argv ?? []) this.addSecrets(...secretsOfUri(a));
     message = scrub(message, this.secrets);
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify({ status: 'error', error: { message, exitCode: code } }, null, 2)}\n`);
