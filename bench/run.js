@@ -166,12 +166,73 @@ const CASES = {
       return { command: `openssl ${args.join(' ')}`, version, mbPerSecCpu: mbPerSec, mbPerSecWall: mbPerSec };
     },
   },
+  's3-verify': {
+    summary: 'backup verify from an S3 server (s3rver, own process) vs a plain download of the same objects: ratio',
+    async run(ctx) {
+      // Issue 4: how much slower than just fetching the bytes is verifying them? Untimed setup: s3rver in a
+      // child process and an encrypted collection (ctx.s3Objects data SSTs, ctx.s3Size bytes in all) written
+      // into it by another child process (bench/s3-fixture.js), so this process's peak RSS is verify's own.
+      // Timed, in this order, each over the same objects with the same concurrency: download, verify
+      // (chunk authentication only, --skip-sst-check), verify (full: also every SST block), download again.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+      const fixture = require(path.join(__dirname, 's3-fixture.js'));
+      const s3 = await fixture.startS3rver();
+      try {
+        const uri = s3.uriFor('bench/collection');
+        const gen = spawnSync(process.execPath, [path.join(__dirname, 's3-fixture.js'), 'generate', uri, String(ctx.s3Size), String(ctx.s3Objects)], {
+          encoding: 'utf8',
+          env: process.env,
+        });
+        if (gen.status !== 0) throw new Error(`generating the S3 collection failed: ${gen.stderr}`);
+        const made = JSON.parse(gen.stdout);
+        const { openStore, downloadPrefix } = require(path.join(DIST, 'storage', 'index.js'));
+        const { discoverCollection } = require(path.join(DIST, 'backup', 'layout.js'));
+        const { verify } = require(path.join(DIST, 'engines', 'verify.js'));
+        const { Keyring } = require(path.join(DIST, 'engines', 'keyring.js'));
+        const { DEFAULT_CONCURRENCY } = require(path.join(DIST, 'engines', 'pool.js'));
+        const concurrency = DEFAULT_CONCURRENCY;
+        const store = await openStore(uri);
+        const bytes = made.storedDataBytes;
+        const download = async () => {
+          const r = await downloadPrefix(store, '', { concurrency });
+          if (r.bytes < bytes) throw new Error(`download got ${r.bytes} bytes, the data objects alone hold ${bytes}`);
+          return { objects: r.objects, bytesDownloaded: r.bytes };
+        };
+        const runVerify = (checkSsts) => async () => {
+          const collection = await discoverCollection(store, {});
+          const r = await verify({ store, collection, keyring: new Keyring({ passphrase: fixture.PASSPHRASE }), concurrency, checkSsts });
+          if (r.status !== 'ok') throw new Error(`verify: ${r.status} ${JSON.stringify(r.problems.slice(0, 3))}`);
+          return { objectsChecked: r.summary.objectsChecked, sstsChecked: r.summary.sstsChecked };
+        };
+        const download1 = await measure(bytes, download);
+        const verifyAuth = await measure(bytes, runVerify(false));
+        const verifyFull = await measure(bytes, runVerify(true));
+        const download2 = await measure(bytes, download);
+        await store.close?.();
+        const dl = download1.wallSeconds <= download2.wallSeconds ? download1 : download2;
+        return {
+          ...verifyFull,
+          s3Bytes: bytes,
+          dataObjects: made.dataObjects,
+          concurrency,
+          download: [download1, download2],
+          verifyAuthOnly: verifyAuth,
+          verify: verifyFull,
+          // Time ratios against the faster download: 1.0 would mean verifying costs no more than fetching.
+          ratioVerifyToDownload: +(verifyFull.wallSeconds / dl.wallSeconds).toFixed(2),
+          ratioVerifyAuthOnlyToDownload: +(verifyAuth.wallSeconds / dl.wallSeconds).toFixed(2),
+        };
+      } finally {
+        await s3.stop();
+      }
+    },
+  },
 };
 
-const DEFAULT_CASES = ['encrypt', 'decrypt', 'decrypt-file', 'openssl'];
+const DEFAULT_CASES = ['encrypt', 'decrypt', 'decrypt-file', 'openssl', 's3-verify'];
 
 function parseArgs(argv) {
-  const o = { size: 1024 * MiB, json: false, cases: [], opensslSeconds: 3, child: undefined, cipherFile: undefined, keep: false };
+  const o = { size: 1024 * MiB, json: false, cases: [], opensslSeconds: 3, child: undefined, cipherFile: undefined, keep: false, s3Size: 256 * MiB, s3Objects: 8 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -185,6 +246,8 @@ function parseArgs(argv) {
     else if (a === '--openssl-seconds') o.opensslSeconds = Number(val());
     else if (a === '--child') o.child = val();
     else if (a === '--cipher-file') o.cipherFile = val();
+    else if (a === '--s3-size') o.s3Size = parseSize(val());
+    else if (a === '--s3-objects') o.s3Objects = Math.max(1, Number(val()));
     else if (a === '--help' || a === '-h') o.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -194,7 +257,7 @@ function parseArgs(argv) {
 function runChild(name, opts) {
   return new Promise((resolve, reject) => {
     const args = [__filename, '--child', name, '--size', String(opts.size), '--cipher-file', opts.cipherFile,
-      '--openssl-seconds', String(opts.opensslSeconds)];
+      '--openssl-seconds', String(opts.opensslSeconds), '--s3-size', String(opts.s3Size), '--s3-objects', String(opts.s3Objects)];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -222,7 +285,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.child) return childMain(opts);
   if (opts.help) {
-    process.stdout.write(`usage: npm run bench -- [--size 1GiB] [--case NAME ...] [--json] [--openssl-seconds 3]\ncases:\n`);
+    process.stdout.write(`usage: npm run bench -- [--size 1GiB] [--case NAME ...] [--json] [--openssl-seconds 3] [--s3-size 256MiB] [--s3-objects 8]\ncases:\n`);
     for (const [n, c] of Object.entries(CASES)) process.stdout.write(`  ${n.padEnd(12)} ${c.summary}\n`);
     return;
   }
@@ -233,7 +296,7 @@ async function main() {
   const results = {};
   try {
     for (const n of names) {
-      if (!opts.json) process.stderr.write(`running ${n} (${fmtBytes(opts.size)})...\n`);
+      if (!opts.json) process.stderr.write(`running ${n} (${fmtBytes(n === 's3-verify' ? opts.s3Size : opts.size)})...\n`);
       results[n] = await runChild(n, opts);
     }
   } finally {
@@ -256,6 +319,8 @@ async function main() {
     cases: results,
     ratioToOpenssl: ratios,
   };
+  const s3v = results['s3-verify'] && !results['s3-verify'].skipped ? results['s3-verify'] : undefined;
+  if (s3v) doc.s3VerifyVsDownload = { verify: s3v.ratioVerifyToDownload, verifyAuthOnly: s3v.ratioVerifyAuthOnlyToDownload, bytes: s3v.s3Bytes };
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     return;
@@ -272,6 +337,15 @@ async function main() {
     const ratio = ratios[n] ? `${ratios[n].cpu.toFixed(2)} (wall ${ratios[n].wall.toFixed(2)})` : n === 'openssl' ? '1.00' : '-';
     const rss = r.peakRssMiB !== undefined && n !== 'openssl' ? `${r.peakRssMiB} MiB` : '-';
     lines.push(`${n.padEnd(12)} ${String(r.mbPerSecWall).padStart(10)} ${String(r.mbPerSecCpu).padStart(10)} ${ratio.padStart(16)} ${rss.padStart(10)}`);
+  }
+  if (s3v) {
+    const dl = s3v.download.reduce((a, b) => (a.wallSeconds <= b.wallSeconds ? a : b));
+    lines.push('');
+    lines.push(`s3-verify: ${fmtBytes(s3v.s3Bytes)} in ${s3v.dataObjects} data objects on s3rver, concurrency ${s3v.concurrency} (MB/s wall | CPU of this process)`);
+    lines.push(`  download                 ${String(dl.mbPerSecWall).padStart(8)} | ${String(dl.mbPerSecCpu).padStart(8)}   (${s3v.download.map((d) => `${d.wallSeconds} s`).join(', ')})`);
+    lines.push(`  verify, chunks only      ${String(s3v.verifyAuthOnly.mbPerSecWall).padStart(8)} | ${String(s3v.verifyAuthOnly.mbPerSecCpu).padStart(8)}   (${s3v.verifyAuthOnly.wallSeconds} s)`);
+    lines.push(`  verify, full             ${String(s3v.verify.mbPerSecWall).padStart(8)} | ${String(s3v.verify.mbPerSecCpu).padStart(8)}   (${s3v.verify.wallSeconds} s)`);
+    lines.push(`  ratio verify/download (time): ${s3v.ratioVerifyToDownload.toFixed(2)} full, ${s3v.ratioVerifyAuthOnlyToDownload.toFixed(2)} chunks only`);
   }
   lines.push('');
   lines.push('MB/s = 10^6 plaintext bytes per second. "x openssl" compares CPU-time throughput (openssl speed measures');
