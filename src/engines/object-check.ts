@@ -13,6 +13,49 @@ import { problem, type Problem } from './problems';
 
 /** Objects up to this size are read whole (one request); larger ones are streamed. */
 export const WHOLE_READ_LIMIT = 8 * 1024 * 1024;
+/** Ranged reads of large objects fetch at least this much: one request per window, not per block. */
+export const READ_AHEAD = 4 * 1024 * 1024;
+const WINDOWS = 3;
+
+/**
+ * A range source over one stored object that fetches READ_AHEAD-sized windows and serves reads inside
+ * a held window from memory. The table walk reads the footer and index near the end, then the data
+ * blocks forward from the start, so a few windows are kept (least recently used goes), and a read that
+ * runs past a window's end fetches only the bytes beyond it. An object then costs about
+ * size / READ_AHEAD requests and one read of its bytes. Memory: WINDOWS windows per object in flight.
+ */
+export function readAhead(store: ObjectStore, object: ObjectInfo, onBytes?: (n: number) => void): RangeSource {
+  const windows: { start: number; data: Buffer }[] = [];
+  const fetch = async (a: number, b: number): Promise<Buffer> => {
+    const data = await store.readRange(object.key, a, b);
+    onBytes?.(data.length);
+    return data;
+  };
+  return {
+    size: object.size,
+    read: async (a, b) => {
+      const i = windows.findIndex((w) => a >= w.start && a < w.start + w.data.length);
+      if (i >= 0 && b <= windows[i].start + windows[i].data.length) {
+        const [w] = windows.splice(i, 1);
+        windows.unshift(w);
+        return w.data.subarray(a - w.start, b - w.start);
+      }
+      const end = Math.min(object.size, Math.max(b, a + READ_AHEAD));
+      let data: Buffer;
+      if (i >= 0) {
+        // The read starts inside a window and runs past it: keep what is held, fetch only the rest.
+        const [w] = windows.splice(i, 1);
+        const held = w.data.subarray(a - w.start);
+        data = Buffer.concat([held, await fetch(w.start + w.data.length, end)]);
+      } else {
+        data = await fetch(a, end);
+      }
+      windows.unshift({ start: a, data });
+      windows.length = Math.min(windows.length, WINDOWS);
+      return data.subarray(0, b - a);
+    },
+  };
+}
 
 export interface ObjectCheck {
   key: string;
@@ -55,12 +98,23 @@ export async function checkObject(o: ObjectCheckOptions): Promise<ObjectCheck> {
   }
   const sst = o.checkSsts && isSstKey(object.key);
   let plainSource: RangeSource | undefined;
+  let sstResult: SstCheckResult | undefined;
   try {
     if (object.size <= WHOLE_READ_LIMIT) {
       const data = await store.read(object.key);
       o.onBytes?.(data.length);
       const plain = decryptBuffer(key, data);
       plainSource = { size: plain.length, read: async (a, b) => plain.subarray(a, b) };
+    } else if (sst) {
+      // One pass over the object: the table checker reads what it needs through the random-access
+      // reader (every chunk it touches is authenticated), then the chunks it did not touch are
+      // authenticated too. Chunk 0 goes first, so a wrong key still shows as a chunk-0 failure.
+      const reader = new ChunkedReader(readAhead(store, object, o.onBytes), key, { trackVerified: true });
+      const size = await reader.open();
+      await reader.read(0, Math.min(size, 1));
+      plainSource = { size, read: (a, b) => reader.read(a, b) };
+      sstResult = await checkSst(plainSource);
+      await reader.verifyRemaining();
     } else {
       const decrypt = new DecryptStream(key);
       const input = await store.createReadStream(object.key);
@@ -75,14 +129,6 @@ export async function checkObject(o: ObjectCheckOptions): Promise<ObjectCheck> {
           },
         }),
       );
-      if (sst) {
-        const reader = new ChunkedReader(
-          { size: object.size, read: (a, b) => store.readRange(object.key, a, b) },
-          key,
-        );
-        const size = await reader.open();
-        plainSource = { size, read: (a, b) => reader.read(a, b) };
-      }
     }
     out.authenticated = true;
   } catch (e) {
@@ -95,7 +141,7 @@ export async function checkObject(o: ObjectCheckOptions): Promise<ObjectCheck> {
   }
   if (sst && plainSource) {
     try {
-      out.sst = await checkSst(plainSource);
+      out.sst = sstResult ?? (await checkSst(plainSource));
     } catch (e) {
       if (e instanceof FormatError) {
         out.problems.push(formatProblem(path, e));

@@ -424,6 +424,11 @@ export interface RangeSource {
  * Random access into a version-2 object: reads plaintext [a, b) fetching only the chunks it needs.
  * Version 1 objects are read whole on first use (one GCM message cannot be split).
  */
+export interface ChunkedReaderOptions {
+  /** Remember which chunks have been authenticated, so verifyRemaining() can finish the object. */
+  trackVerified?: boolean;
+}
+
 export class ChunkedReader {
   private readonly cipher: string;
   private readonly k: KeyObject;
@@ -431,10 +436,15 @@ export class ChunkedReader {
   private version = 0;
   private v1Plain: Buffer | undefined;
   private size_ = -1;
+  /** Per chunk: 1 once its tag verified (only with trackVerified). */
+  private verified: Uint8Array | undefined;
+  /** The last chunk opened, so sequential reads that share a boundary chunk fetch it once. */
+  private cached: { index: number; plain: Buffer } | undefined;
 
   constructor(
     private readonly source: RangeSource,
     private readonly key: Buffer,
+    private readonly opts: ChunkedReaderOptions = {},
   ) {
     this.cipher = cipherName(key);
     // One KeyObject per stream: importing the raw key for every 64 KiB chunk costs measurable time.
@@ -454,6 +464,7 @@ export class ChunkedReader {
       this.size_ = this.v1Plain.length;
     } else {
       this.size_ = plaintextSize(this.source.size);
+      if (this.opts.trackVerified) this.verified = new Uint8Array(Math.floor(this.size_ / CHUNK_SIZE) + 1);
     }
     return this.size_;
   }
@@ -469,20 +480,57 @@ export class ChunkedReader {
     end = Math.min(end, size);
     if (start < 0 || start > end) throw new RangeError(`bad range [${start}, ${end})`);
     if (this.v1Plain) return this.v1Plain.subarray(start, end);
-    const iv = this.iv as Buffer;
-    const lastChunk = Math.floor(size / CHUNK_SIZE); // index of the (short) final chunk
     const c0 = Math.floor(start / CHUNK_SIZE);
     const c1 = end === start ? c0 : Math.floor((end - 1) / CHUNK_SIZE);
-    const from = HEADER_SIZE + c0 * CIPHER_CHUNK_SIZE;
+    const parts = await this.openChunks(c0, c1);
+    const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const skip = start - c0 * CHUNK_SIZE;
+    return all.subarray(skip, skip + (end - start));
+  }
+
+  /**
+   * Authenticates every chunk not authenticated yet (needs trackVerified), in reads of at most
+   * `maxChunks` chunks; the plaintext is dropped. After it, the whole object is known to authenticate.
+   */
+  async verifyRemaining(maxChunks = 16): Promise<void> {
+    await this.open();
+    const v = this.verified;
+    if (!v) {
+      if (this.v1Plain) return;
+      throw new Error('verifyRemaining() needs a ChunkedReader made with trackVerified');
+    }
+    for (let c = 0; c < v.length; ) {
+      if (v[c]) {
+        c++;
+        continue;
+      }
+      let e = c;
+      while (e + 1 < v.length && !v[e + 1] && e + 1 - c < maxChunks) e++;
+      await this.openChunks(c, e);
+      c = e + 1;
+    }
+  }
+
+  /** Fetches and opens chunks c0..c1 (inclusive), reusing the cached boundary chunk. */
+  private async openChunks(c0: number, c1: number): Promise<Buffer[]> {
+    const iv = this.iv as Buffer;
+    const lastChunk = Math.floor(this.size_ / CHUNK_SIZE); // index of the (short) final chunk
+    const parts: Buffer[] = [];
+    let first = c0;
+    if (this.cached && this.cached.index === c0) {
+      parts.push(this.cached.plain);
+      first = c0 + 1;
+    }
+    if (first > c1) return parts;
+    const from = HEADER_SIZE + first * CIPHER_CHUNK_SIZE;
     const to = Math.min(this.source.size, HEADER_SIZE + (c1 + 1) * CIPHER_CHUNK_SIZE);
     const ct = await this.source.read(from, to);
     if (ct.length !== to - from) {
       throw new TruncatedError(`short read: asked for ${to - from} bytes at offset ${from}, got ${ct.length}`);
     }
-    const parts: Buffer[] = [];
     const nonce = Buffer.allocUnsafe(IV_SIZE);
-    for (let c = c0; c <= c1; c++) {
-      const a = (c - c0) * CIPHER_CHUNK_SIZE;
+    for (let c = first; c <= c1; c++) {
+      const a = (c - first) * CIPHER_CHUNK_SIZE;
       const sealed = ct.subarray(a, Math.min(ct.length, a + CIPHER_CHUNK_SIZE));
       const offset = from + a;
       const plain =
@@ -490,10 +538,10 @@ export class ChunkedReader {
           ? openFinal(this.cipher, this.k, iv, c, offset, sealed)
           : openChunk(this.cipher, this.k, chunkNonce(iv, c, nonce), sealed);
       if (plain === undefined) throw new AuthenticationError(c, offset);
+      if (this.verified) this.verified[c] = 1;
       parts.push(plain);
     }
-    const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    const skip = start - c0 * CHUNK_SIZE;
-    return all.subarray(skip, skip + (end - start));
+    this.cached = { index: c1, plain: parts[parts.length - 1] };
+    return parts;
   }
 }

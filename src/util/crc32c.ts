@@ -26,10 +26,10 @@ const TABLES: Uint32Array = (() => {
 })();
 
 /**
- * Extend a CRC-32C over `buf`. `init` is a previous result (default 0, i.e. a fresh CRC), so
- * crc32c(b, crc32c(a)) === crc32c(concat(a, b)). Returns an unsigned 32-bit number.
+ * The portable implementation (and the reference the native one is tested against). Extends a CRC-32C
+ * over `buf`; `init` is a previous result (default 0, i.e. a fresh CRC).
  */
-export function crc32c(buf: Uint8Array, init = 0): number {
+export function crc32cJs(buf: Uint8Array, init = 0): number {
   const t = TABLES;
   let crc = ~init >>> 0;
   let i = 0;
@@ -68,4 +68,36 @@ export function maskCrc32c(crc: number): number {
 export function unmaskCrc32c(masked: number): number {
   const rot = (masked - MASK_DELTA) >>> 0;
   return ((rot >>> 17) | (rot << 15)) >>> 0;
+}
+
+type NativeCrc32c = (input: Buffer, initialState?: number) => number;
+
+/**
+ * The SIMD implementation from @node-rs/crc32 (a prebuilt binary shipped in the npm package), about six
+ * times faster than crc32cJs; verify spends much of its time on SST block checksums. Falls back to
+ * crc32cJs where no binary exists for the platform.
+ */
+const native: NativeCrc32c | undefined = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const m = require('@node-rs/crc32') as { crc32c?: NativeCrc32c };
+    const f = m.crc32c;
+    // Self-check against the standard check value before trusting it.
+    return f && f(Buffer.from('123456789')) === 0xe3069283 ? f : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Which implementation crc32c uses ('native' or 'js'), for diagnostics and tests. */
+export const crc32cImplementation: 'native' | 'js' = native ? 'native' : 'js';
+
+/**
+ * Extend a CRC-32C over `buf`. `init` is a previous result (default 0, i.e. a fresh CRC), so
+ * crc32c(b, crc32c(a)) === crc32c(concat(a, b)). Returns an unsigned 32-bit number.
+ */
+export function crc32c(buf: Uint8Array, init = 0): number {
+  if (!native || buf.length < 64) return crc32cJs(buf, init);
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  return native(b, init) >>> 0;
 }
