@@ -13,34 +13,13 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli';
 import { describeShared, expected, SHARED, testdata } from '../helpers/shared';
+import { copyTree, listFiles as files } from '../helpers/tree';
 
 const MARKER = 'CRDB-CMEK-INCOMPLETE';
 let dir: string;
 let passFile: string;
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function files(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    if (!fs.existsSync(d)) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  walk(root, '');
-  return out.sort();
-}
-
-function copyTree(from: string, to: string): void {
-  for (const f of files(from)) {
-    fs.mkdirSync(path.dirname(path.join(to, f)), { recursive: true });
-    fs.copyFileSync(path.join(from, f), path.join(to, f));
-    fs.chmodSync(path.join(to, f), 0o644);
-  }
-}
 
 /** Checks a decrypted collection against EXPECTED.json's file list for `name`. */
 function expectDecrypted(dst: string, name: 'passphrase' | 'kms'): void {

@@ -15,6 +15,7 @@ import { start, type AwsKmsEmulator } from '../emulators/aws-kms-server';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver';
 import { BIN, ROOT, runCli } from '../helpers/cli';
 import { describeShared, testdata } from '../helpers/shared';
+import { listFiles as files } from '../helpers/tree';
 
 const MARKER = 'CRDB-CMEK-INCOMPLETE';
 const FULL = '2025/11/20-101500.00';
@@ -29,20 +30,6 @@ let srcBefore: Record<string, string>;
 let plainRef: Record<string, string>;
 const p = (...xs: string[]) => path.join(dir, ...xs);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function files(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    if (!fs.existsSync(d)) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  walk(root, '');
-  return out.sort();
-}
 
 function hashes(root: string): Record<string, string> {
   return Object.fromEntries(files(root).map((f) => [f, sha(fs.readFileSync(path.join(root, f)))]));

@@ -20,6 +20,7 @@ import { startGcsEmulator, type GcsEmulator } from '../emulators/gcs-server';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 import { openStore } from '../../src/storage/index';
 import type { ObjectStore } from '../../src/storage/object-store';
+import { listFiles as files } from '../helpers/tree';
 
 jest.setTimeout(180_000);
 
@@ -36,21 +37,6 @@ let kmsPort = '';
 let passFile: string;
 let pass2File: string;
 let pass3File: string;
-
-/** Relative paths of every file under a directory, sorted. */
-function files(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    if (!fs.existsSync(d)) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  walk(root, '');
-  return out.sort();
-}
 
 async function keysOf(store: ObjectStore, prefix = ''): Promise<string[]> {
   const out: string[] = [];

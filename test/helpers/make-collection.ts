@@ -167,27 +167,7 @@ export async function makeCollection(root: string, keying: CollectionKeying, opt
   return out;
 }
 
-/** SHA-256 (hex) of every object under root whose key passes `filter`, by key. */
-export function hashTree(root: string, filter: (key: string) => boolean = () => true): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const key = path.relative(root, p).split(path.sep).join('/');
-        if (filter(key)) out.set(key, crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex'));
-      }
-    }
-  };
-  walk(root);
-  return new Map([...out.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-/** Copies a directory tree (e.g. a shared sample collection into a temp dir). */
-export function copyTree(from: string, to: string): void {
-  fs.cpSync(from, to, { recursive: true });
-}
+export { copyTree, hashTree } from './tree';
 
 // ---------------------------------------------------------------------------------------------------
 // Key services for tests: one shape over the emulators and the file CMEK.
