@@ -198,15 +198,25 @@ const CASES = {
           if (r.bytes < bytes) throw new Error(`download got ${r.bytes} bytes, the data objects alone hold ${bytes}`);
           return { objects: r.objects, bytesDownloaded: r.bytes };
         };
-        const runVerify = (checkSsts) => async () => {
+        const workers = os.availableParallelism();
+        const runVerify = (checkSsts, nWorkers = 0) => async () => {
           const collection = await discoverCollection(store, {});
-          const r = await verify({ store, collection, keyring: new Keyring({ passphrase: fixture.PASSPHRASE }), concurrency, checkSsts });
+          const r = await verify({
+            store,
+            collection,
+            keyring: new Keyring({ passphrase: fixture.PASSPHRASE }),
+            concurrency,
+            checkSsts,
+            workers: nWorkers,
+            workerStore: { uri, options: {} },
+          });
           if (r.status !== 'ok') throw new Error(`verify: ${r.status} ${JSON.stringify(r.problems.slice(0, 3))}`);
           return { objectsChecked: r.summary.objectsChecked, sstsChecked: r.summary.sstsChecked };
         };
         const download1 = await measure(bytes, download);
         const verifyAuth = await measure(bytes, runVerify(false));
         const verifyFull = await measure(bytes, runVerify(true));
+        const verifyWorkers = await measure(bytes, runVerify(true, workers));
         const download2 = await measure(bytes, download);
         await store.close?.();
         const dl = download1.wallSeconds <= download2.wallSeconds ? download1 : download2;
@@ -218,6 +228,9 @@ const CASES = {
           download: [download1, download2],
           verifyAuthOnly: verifyAuth,
           verify: verifyFull,
+          workers,
+          verifyWorkers,
+          ratioVerifyWorkersToDownload: +(verifyWorkers.wallSeconds / dl.wallSeconds).toFixed(2),
           // Time ratios against the faster download: 1.0 would mean verifying costs no more than fetching.
           ratioVerifyToDownload: +(verifyFull.wallSeconds / dl.wallSeconds).toFixed(2),
           ratioVerifyAuthOnlyToDownload: +(verifyAuth.wallSeconds / dl.wallSeconds).toFixed(2),
@@ -345,7 +358,8 @@ async function main() {
     lines.push(`  download                 ${String(dl.mbPerSecWall).padStart(8)} | ${String(dl.mbPerSecCpu).padStart(8)}   (${s3v.download.map((d) => `${d.wallSeconds} s`).join(', ')})`);
     lines.push(`  verify, chunks only      ${String(s3v.verifyAuthOnly.mbPerSecWall).padStart(8)} | ${String(s3v.verifyAuthOnly.mbPerSecCpu).padStart(8)}   (${s3v.verifyAuthOnly.wallSeconds} s)`);
     lines.push(`  verify, full             ${String(s3v.verify.mbPerSecWall).padStart(8)} | ${String(s3v.verify.mbPerSecCpu).padStart(8)}   (${s3v.verify.wallSeconds} s)`);
-    lines.push(`  ratio verify/download (time): ${s3v.ratioVerifyToDownload.toFixed(2)} full, ${s3v.ratioVerifyAuthOnlyToDownload.toFixed(2)} chunks only`);
+    lines.push(`  verify, full, ${s3v.workers} workers  ${String(s3v.verifyWorkers.mbPerSecWall).padStart(8)} | ${String(s3v.verifyWorkers.mbPerSecCpu).padStart(8)}   (${s3v.verifyWorkers.wallSeconds} s; CPU of the main thread only)`);
+    lines.push(`  ratio verify/download (time): ${s3v.ratioVerifyToDownload.toFixed(2)} full, ${s3v.ratioVerifyWorkersToDownload.toFixed(2)} full with ${s3v.workers} workers, ${s3v.ratioVerifyAuthOnlyToDownload.toFixed(2)} chunks only`);
   }
   lines.push('');
   lines.push('MB/s = 10^6 plaintext bytes per second. "x openssl" compares CPU-time throughput (openssl speed measures');

@@ -16,6 +16,7 @@ import type { ObjectInfo, ObjectStore } from '../storage/object-store';
 import type { Keyring } from './keyring';
 import { INCOMPLETE_MARKER, readIncompleteMarker } from './markers';
 import { checkObject } from './object-check';
+import { autoWorkers, CheckPool, type WorkerStoreSpec } from './check-workers';
 import { mapPool } from './pool';
 import { problem, sortProblems, type Problem } from './problems';
 
@@ -36,6 +37,12 @@ export interface VerifyOptions {
   /** Run the SST structural checks (default true). */
   checkSsts?: boolean;
   onProgress?: (p: VerifyProgress) => void;
+  /**
+   * Check objects on this many worker threads (0: on this thread; undefined: automatic, see
+   * autoWorkers). Needs `workerStore` to let each worker open the same store.
+   */
+  workers?: number;
+  workerStore?: WorkerStoreSpec;
   /** Random source for --sample (tests). */
   random?: () => number;
 }
@@ -77,6 +84,8 @@ export interface VerifyResult {
     durationMs: number;
     /** "full", or a description of the spot check (--sample / --subset). */
     coverage: string;
+    /** Worker threads that checked objects (0: the main thread did). */
+    workers: number;
   };
   backups: BackupSummary[];
   /** SSTs whose structure could be verified only in part (e.g. columnar tables), with the reason. */
@@ -193,18 +202,17 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   };
   o.onProgress?.(progress);
   let sstsChecked = 0;
-  const results = await mapPool(tasks, o.concurrency, async (t) => {
-    const r = await checkObject({
-      store,
-      object: t.object,
-      path: t.object.key,
-      key: t.key,
-      checkSsts: checkSsts && !t.unreferenced,
-      onBytes: (n) => {
-        progress.bytesDone += n;
-        o.onProgress?.(progress);
-      },
-    });
+  const workerCount = o.workerStore ? (o.workers ?? autoWorkers(progress.bytesTotal)) : 0;
+  const pool = workerCount > 0 && tasks.length > 1 ? new CheckPool(workerCount, o.workerStore as WorkerStoreSpec) : undefined;
+  // With workers, keep each one busy with a couple of objects; without, `concurrency` overlaps I/O.
+  const inFlight = pool ? Math.max(o.concurrency, 2 * workerCount) : o.concurrency;
+  const results = await mapPool(tasks, inFlight, async (t) => {
+    const onBytes = (n: number) => {
+      progress.bytesDone += n;
+      o.onProgress?.(progress);
+    };
+    const task = { object: t.object, path: t.object.key, key: t.key, checkSsts: checkSsts && !t.unreferenced };
+    const r = pool ? await pool.run(task, onBytes) : await checkObject({ store, ...task, onBytes });
     progress.objectsDone++;
     o.onProgress?.(progress);
     if (r.authenticated) bump(authOk, t.backup.dir);
@@ -214,7 +222,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
       if (r.sst.partial) partial.push({ path: t.object.key, reason: r.sst.partialReason ?? 'partly verified' });
     }
     return r;
-  });
+  }).finally(() => pool?.close());
   for (const r of results) problems.push(...r.problems);
 
   // When nothing of a backup authenticates under its key, the key is wrong: say so once.
@@ -249,6 +257,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
       warnings: sorted.length - errors,
       durationMs: Date.now() - started,
       coverage,
+      workers: pool ? workerCount : 0,
     },
     backups,
     partial,

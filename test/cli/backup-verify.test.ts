@@ -208,6 +208,24 @@ describeShared('backup verify on the CockroachDB-made shared collections', () =>
     expect(got).toEqual(want);
   });
 
+  test('with worker threads the verdict and every problem are the same', async () => {
+    const f = passFile('pass3.txt', E().collections.corrupt.passphrase);
+    const run = async (w: string) => {
+      const r = await runCli(['backup', 'verify', testdata('collections', 'corrupt'), '--passphrase-file', f, '--workers', w, '--json']);
+      const j = JSON.parse(r.stdout);
+      return { code: r.code, workers: j.summary.workers, problems: j.problems, sstsChecked: j.summary.sstsChecked };
+    };
+    const main = await run('0');
+    const threaded = await run('2');
+    expect(main.workers).toBe(0);
+    expect(threaded.workers).toBe(2);
+    expect({ ...threaded, workers: 0 }).toEqual(main);
+    // A wrong key is still one key-error when chunk 0 fails on the workers.
+    const wrong = await runCli(['backup', 'verify', testdata('collections', 'passphrase'), '--passphrase-env', 'P', '--workers', '2'], { env: { P: 'wrong' } });
+    expect(wrong.code).toBe(3);
+    expect((await runCli(['backup', 'verify', FIXTURE, '--passphrase-file', FIXTURE_PASS, '--workers', 'many'])).code).toBe(2);
+  });
+
   test('wrong passphrase on the shared collection is a key error', async () => {
     const r = await runCli(['backup', 'verify', testdata('collections', 'passphrase'), '--passphrase-env', 'P'], { env: { P: 'wrong' } });
     expect(r.code).toBe(3);

@@ -48,6 +48,10 @@ wrong (nothing authenticates), 4 on storage errors.`;
     subset: Flags.string({
       summary: 'Spot check: read only data SST subset n of t (e.g. 1/7), chosen deterministically by path.',
     }),
+    workers: Flags.string({
+      summary: 'Worker threads that check objects: a number (0 = none) or auto (one per core on 4+ cores when the selection is 1 GiB or more).',
+      default: 'auto',
+    }),
     'skip-sst-check': Flags.boolean({
       summary: 'Authenticate every chunk but skip the structural SST checks.',
       default: false,
@@ -60,6 +64,7 @@ wrong (nothing authenticates), 4 on storage errors.`;
     checkReportPath(flags.report);
     const subset = flags.subset === undefined ? undefined : parseSubset(flags.subset);
     if (flags.subset !== undefined && !subset) throw new UsageError(`--subset ${flags.subset}: expected n/t with 1 <= n <= t, e.g. 1/7`);
+    const workers = parseWorkers(flags.workers);
     const store = await openStore(args.uri, { nodelocalRoot: flags['nodelocal-root'] });
     const keys = await openKeys(
       keyOptions(flags),
@@ -77,6 +82,8 @@ wrong (nothing authenticates), 4 on storage errors.`;
         samplePercent: flags.sample,
         subset,
         checkSsts: !flags['skip-sst-check'],
+        workers,
+        workerStore: { uri: args.uri, options: { nodelocalRoot: flags['nodelocal-root'] } },
         onProgress: (p) => progress.update(p),
       });
       progress.done();
@@ -90,4 +97,11 @@ wrong (nothing authenticates), 4 on storage errors.`;
       await store.close?.();
     }
   }
+}
+
+/** --workers: "auto" (undefined: the engine decides) or a whole number from 0 to 64. */
+function parseWorkers(v: string): number | undefined {
+  if (v === 'auto') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 64) throw new UsageError(`--workers ${v}: expected auto or a whole number from 0 to 64`);
+  return Number(v);
 }
