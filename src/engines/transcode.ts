@@ -45,7 +45,9 @@
  * chunk by chunk before it was written.
  *
  * Tests only: CRDB_CMEK_TEST_SLOW_MS=<ms> in the environment makes the engine pause that long after each
- * object it writes, so tests can interrupt a run at known points. It has no other effect.
+ * object it writes to DST (every completed write: the marker, the store key, ENCRYPTION-INFO, each object
+ * and each -CHECKSUM), so tests can interrupt a run at known points: between any two writes there is a
+ * pause, never a write that follows another at once. It has no other effect.
  */
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform, pipeline } from 'node:stream';
@@ -189,6 +191,27 @@ export function readOnlyStore(s: ObjectStore): ObjectStore {
   };
 }
 
+/**
+ * Tests only (CRDB_CMEK_TEST_SLOW_MS): DST pausing `ms` after each completed write. Every write pauses,
+ * including the marker, ENCRYPTION-INFO and -CHECKSUM files, so a test that kills the run once an object
+ * appears finds the engine in that pause rather than inside the next write.
+ */
+function pausingStore(s: ObjectStore, ms: number): ObjectStore {
+  return {
+    displayUri: s.displayUri,
+    list: (p) => s.list(p),
+    stat: (k) => s.stat(k),
+    read: (k) => s.read(k),
+    readRange: (k, a, b) => s.readRange(k, a, b),
+    createReadStream: (k, r) => s.createReadStream(k, r),
+    write: async (k, d) => {
+      await s.write(k, d);
+      await sleep(ms);
+    },
+    delete: (k) => s.delete(k),
+  };
+}
+
 function isCliOrFormat(e: unknown): boolean {
   return e instanceof CliError || e instanceof FormatError;
 }
@@ -208,8 +231,8 @@ export async function transcode(o: TranscodeOptions): Promise<TranscodeResult> {
   const started = Date.now();
   const { mode, collection } = o;
   const src = readOnlyStore(o.src);
-  const dst = o.dst;
   const delay = o.testDelayMs ?? envDelay();
+  const dst = delay > 0 ? pausingStore(o.dst, delay) : o.dst;
   const warnings: string[] = [...collection.warnings];
   const needSrcKey = mode !== 'encrypt';
   const needDstKey = mode !== 'decrypt';
@@ -452,7 +475,6 @@ export async function transcode(o: TranscodeOptions): Promise<TranscodeResult> {
       }
       progress.objectsDone++;
       o.onProgress?.(progress);
-      if (delay && present === undefined) await sleep(delay);
     };
     await mapPool(plan.filter((p) => p.phase === 'data'), o.concurrency, run);
     await mapPool(plan.filter((p) => p.phase === 'manifest'), o.concurrency, run);
