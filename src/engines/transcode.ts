@@ -413,6 +413,8 @@ export async function transcode(o: TranscodeOptions): Promise<TranscodeResult> {
 
   // From here on DST is being written: failures name it.
   try {
+    // A resumed run first removes what the interrupted one left half-written (never visible as objects).
+    if (o.resume && dstIndex.size > 0) await o.dst.sweepInterrupted?.();
     // ---- 1. marker (kept as it is when an interrupted run already wrote it) -----------------------
     if (!dstIndex.has(INCOMPLETE_MARKER)) {
       await writeIncompleteMarker(dst, {

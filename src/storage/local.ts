@@ -127,6 +127,29 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  async sweepInterrupted(): Promise<number> {
+    let removed = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        this.fail(e, path.relative(this.root, dir), 'list');
+      }
+      for (const ent of entries) {
+        const full = path.join(dir, ent.name);
+        if (ent.isDirectory()) await walk(full);
+        else if (ent.isFile() && ent.name.includes(TMP_MARK)) {
+          await fsp.rm(full, { force: true });
+          removed++;
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await fsp.rm(this.pathOf(key), { force: true });

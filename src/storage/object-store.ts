@@ -30,6 +30,12 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Releases connections / servers. */
   close?(): Promise<void>;
+  /**
+   * Removes what interrupted writes of this tool left behind (e.g. a local store's temporary files from a
+   * killed process); returns how many were removed. Called by --resume before it writes. Stores whose
+   * writes leave nothing visible (S3 multipart, GCS resumable uploads) need not implement it.
+   */
+  sweepInterrupted?(): Promise<number>;
 }
 
 /** Joins key segments with '/', dropping empty segments and stray slashes. */

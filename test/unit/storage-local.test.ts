@@ -29,6 +29,19 @@ describe('local store specifics', () => {
     expect((await collect(store.list('tmpvis/'))).map((o) => o.key)).toEqual(['tmpvis/real']);
   });
 
+  test('sweepInterrupted removes the temporary files of killed writes and nothing else', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'crdb-cmek-sweep-'));
+    const s = new LocalStore(root);
+    await s.write('a/b/keep.sst', Buffer.from('k'));
+    fs.writeFileSync(path.join(root, 'a', 'b', 'half.sst.crdb-cmek-tmp-0123abcd'), 'partial');
+    fs.writeFileSync(path.join(root, 'top.crdb-cmek-tmp-ffff'), 'partial');
+    expect(await s.sweepInterrupted()).toBe(2);
+    expect(fs.readdirSync(path.join(root, 'a', 'b'))).toEqual(['keep.sst']);
+    expect(fs.readdirSync(root).sort()).toEqual(['a']);
+    expect(await s.sweepInterrupted()).toBe(0);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
   test('openStore: path, file://, nodelocal:// with a root, and errors', async () => {
     await store.write('o/k', Buffer.from('v'));
     expect((await (await openStore(dir)).read('o/k')).toString()).toBe('v');
