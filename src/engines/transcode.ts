@@ -83,7 +83,7 @@ import {
 } from '../keys/encryption-info';
 import { deriveKeyFromPassphrase, generateSalt } from '../keys/passphrase';
 import type { ObjectStore } from '../storage/object-store';
-import { joinKey } from '../storage/object-store';
+import { joinKey, storeView } from '../storage/object-store';
 import type { Keyring } from './keyring';
 import { clearIncompleteMarker, INCOMPLETE_MARKER, writeIncompleteMarker } from './markers';
 import { mapPool } from './pool';
@@ -179,16 +179,7 @@ export function readOnlyStore(s: ObjectStore): ObjectStore {
   const refuse = async (): Promise<never> => {
     throw new Error(`internal: refusing to modify the source ${s.displayUri}`);
   };
-  return {
-    displayUri: s.displayUri,
-    list: (p) => s.list(p),
-    stat: (k) => s.stat(k),
-    read: (k) => s.read(k),
-    readRange: (k, a, b) => s.readRange(k, a, b),
-    createReadStream: (k, r) => s.createReadStream(k, r),
-    write: refuse,
-    delete: refuse,
-  };
+  return storeView(s, { write: refuse, delete: refuse });
 }
 
 /**
@@ -197,19 +188,13 @@ export function readOnlyStore(s: ObjectStore): ObjectStore {
  * appears finds the engine in that pause rather than inside the next write.
  */
 function pausingStore(s: ObjectStore, ms: number): ObjectStore {
-  return {
-    displayUri: s.displayUri,
-    list: (p) => s.list(p),
-    stat: (k) => s.stat(k),
-    read: (k) => s.read(k),
-    readRange: (k, a, b) => s.readRange(k, a, b),
-    createReadStream: (k, r) => s.createReadStream(k, r),
+  return storeView(s, {
     write: async (k, d) => {
       await s.write(k, d);
       await sleep(ms);
     },
     delete: (k) => s.delete(k),
-  };
+  });
 }
 
 function isCliOrFormat(e: unknown): boolean {

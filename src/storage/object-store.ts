@@ -45,3 +45,20 @@ export function joinKey(...parts: string[]): string {
     .filter((s) => s.length > 0)
     .join('/');
 }
+
+/**
+ * A view of a store that forwards every read to it and lets the caller replace how writes and deletes
+ * behave (a read-only source, a test hook that pauses after writes).
+ */
+export function storeView(s: ObjectStore, writes: Pick<ObjectStore, 'write' | 'delete'>): ObjectStore {
+  return {
+    displayUri: s.displayUri,
+    list: (p) => s.list(p),
+    stat: (k) => s.stat(k),
+    read: (k) => s.read(k),
+    readRange: (k, a, b) => s.readRange(k, a, b),
+    createReadStream: (k, r) => s.createReadStream(k, r),
+    write: writes.write,
+    delete: writes.delete,
+  };
+}
