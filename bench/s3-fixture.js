@@ -17,51 +17,20 @@
  * ENCRYPTION-INFO, BACKUP-LOCK and LATEST.
  */
 'use strict';
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
 const DIST = path.resolve(__dirname, '..', 'dist');
 const PASSPHRASE = 'crdb-cmek bench passphrase';
 const FULL = '2025/11/20-101500.00';
 
-const CHILD = `
-const S3rver = require(process.argv[1]);
-const [dir, buckets] = [process.argv[2], JSON.parse(process.argv[3])];
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir,
-  configureBuckets: buckets.map((name) => ({ name })) });
-server.run().then((addr) => process.stdout.write(JSON.stringify({ port: addr.port }) + '\\n'),
-  (e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1); });
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('close', () => process.exit(0));
-process.stdin.resume();
-`;
+const { spawnS3rver } = require('../test/helpers/s3rver-process');
 
 /** Starts s3rver on 127.0.0.1 and a random port, storing into a fresh temporary directory. */
 async function startS3rver(opts = {}) {
   const bucket = opts.bucket || 'bench-bucket';
-  const directory = fs.mkdtempSync(path.join(opts.tmpdir || os.tmpdir(), 'crdb-cmek-bench-s3rver-'));
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD, require.resolve('s3rver'), directory, JSON.stringify([bucket])], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (c) => {
-      out += c;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        child.stdout.off('data', onData);
-        resolve(JSON.parse(out.slice(0, nl)).port);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening: ${stderr}`)));
-    setTimeout(() => reject(new Error(`s3rver did not start in 20 s: ${stderr}`)), 20000).unref();
-  });
+  const server = await spawnS3rver({ buckets: [bucket], prefix: 'crdb-cmek-bench-s3rver-', tmpdir: opts.tmpdir });
+  const { child, port, directory } = server;
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
@@ -72,16 +41,7 @@ async function startS3rver(opts = {}) {
       const q = new URLSearchParams({ AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_ENDPOINT: endpoint, AWS_REGION: 'us-east-1' });
       return `s3://${bucket}/${prefix.replace(/^\/+/, '')}?${q}`;
     },
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.stdin.end();
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-      fs.rmSync(directory, { recursive: true, force: true });
-    },
+    stop: () => server.stop(),
   };
 }
 

@@ -13,10 +13,7 @@
  * Credentials: S3RVER / S3RVER (s3rver checks the access key ID; it does not verify SigV4 signatures).
  * The child exits when its stdin closes, so a crashed test run does not leave it behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 
 export const S3RVER_KEY = 'S3RVER';
@@ -42,41 +39,15 @@ export interface S3rverHandle {
   stop(): Promise<void>;
 }
 
-const CHILD = `
-const S3rver = require(process.argv[1]);
-const [dir, buckets] = [process.argv[2], JSON.parse(process.argv[3])];
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir,
-  configureBuckets: buckets.map((name) => ({ name })) });
-server.run().then((addr) => process.stdout.write(JSON.stringify({ port: addr.port }) + '\\n'),
-  (e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1); });
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('close', () => process.exit(0));
-process.stdin.resume();
-`;
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { spawnS3rver } = require('./s3rver-process') as {
+  spawnS3rver(o: { buckets: string[]; prefix?: string }): Promise<{ child: ChildProcess; port: number; endpoint: string; directory: string; stop(): Promise<void> }>;
+};
 
 export async function startS3rver(opts: { bucket?: string } = {}): Promise<S3rverHandle> {
   const bucket = opts.bucket ?? 'test-bucket';
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crdb-cmek-s3rver-'));
-  const s3rverMain = require.resolve('s3rver');
-  const child: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD, s3rverMain, directory, JSON.stringify([bucket])], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        child.stdout!.off('data', onData);
-        resolve(JSON.parse(out.slice(0, nl)).port as number);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening: ${stderr}`)));
-    setTimeout(() => reject(new Error(`s3rver did not start in 20 s: ${stderr}`)), 20_000).unref();
-  });
+  const server = await spawnS3rver({ buckets: [bucket] });
+  const { port, directory } = server;
   const endpoint = `http://127.0.0.1:${port}`;
   const clients: S3Client[] = [];
   const client = (ep = endpoint) => {
@@ -113,14 +84,7 @@ export async function startS3rver(opts: { bucket?: string } = {}): Promise<S3rve
     },
     async stop() {
       for (const c of clients) c.destroy();
-      if (child.exitCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        child.stdin!.end();
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-      fs.rmSync(directory, { recursive: true, force: true });
+      await server.stop();
     },
   };
 }
