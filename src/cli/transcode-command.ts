@@ -13,7 +13,18 @@ import { ProgressLine } from '../report/progress';
 import { openStore } from '../storage/index';
 import type { ObjectStore } from '../storage/object-store';
 import { TOOL } from '../version';
-import { BaseCommand } from './base-command';
+import { BaseCommand, progressFlag } from './base-command';
+import { concurrencyFlag, selectionFlags, storageFlags } from './flags';
+import { resumeFlag } from './target-key-flags';
+
+/** The flags every transcode command has besides its key flags. */
+export const transcodeFlags = {
+  ...selectionFlags,
+  ...storageFlags,
+  ...concurrencyFlag,
+  ...resumeFlag,
+  ...progressFlag,
+};
 
 export interface TranscodeFlags {
   backup?: string;

@@ -1,8 +1,6 @@
 import { Args } from '@oclif/core';
-import { TranscodeCommand } from '../../cli/transcode-command';
-import { keyOptions, keyFlags, progressFlag } from '../../cli/base-command';
-import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
-import { resumeFlag } from '../../cli/target-key-flags';
+import { TranscodeCommand, transcodeFlags } from '../../cli/transcode-command';
+import { keyOptions, keyFlags } from '../../cli/base-command';
 import { openKeys } from '../../engines/key-source';
 
 export default class BackupDecrypt extends TranscodeCommand {
@@ -32,11 +30,7 @@ SRC is only read. Exit 0 done, 1 damaged source, 2 usage, 3 key, 4 storage.`;
 
   static override flags = {
     ...keyFlags,
-    ...selectionFlags,
-    ...storageFlags,
-    ...concurrencyFlag,
-    ...resumeFlag,
-    ...progressFlag,
+    ...transcodeFlags,
   };
 
   public async run(): Promise<unknown> {

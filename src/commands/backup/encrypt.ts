@@ -1,8 +1,6 @@
 import { Args } from '@oclif/core';
-import { TranscodeCommand } from '../../cli/transcode-command';
-import { progressFlag } from '../../cli/base-command';
-import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
-import { encryptTargetFlags, encryptTargetOptions, resumeFlag } from '../../cli/target-key-flags';
+import { TranscodeCommand, transcodeFlags } from '../../cli/transcode-command';
+import { encryptTargetFlags, encryptTargetOptions } from '../../cli/target-key-flags';
 import { openTargetKey } from '../../engines/transcode-target';
 
 export default class BackupEncrypt extends TranscodeCommand {
@@ -32,11 +30,7 @@ already encrypted is refused. Ordering, the incomplete marker and --resume work 
 
   static override flags = {
     ...encryptTargetFlags,
-    ...selectionFlags,
-    ...storageFlags,
-    ...concurrencyFlag,
-    ...resumeFlag,
-    ...progressFlag,
+    ...transcodeFlags,
   };
 
   public async run(): Promise<unknown> {

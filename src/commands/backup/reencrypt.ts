@@ -1,8 +1,7 @@
 import { Args } from '@oclif/core';
-import { TranscodeCommand } from '../../cli/transcode-command';
-import { keyOptions, keyFlags, progressFlag } from '../../cli/base-command';
-import { concurrencyFlag, selectionFlags, storageFlags } from '../../cli/flags';
-import { reencryptTargetFlags, reencryptTargetOptions, resumeFlag } from '../../cli/target-key-flags';
+import { TranscodeCommand, transcodeFlags } from '../../cli/transcode-command';
+import { keyOptions, keyFlags } from '../../cli/base-command';
+import { reencryptTargetFlags, reencryptTargetOptions } from '../../cli/target-key-flags';
 import { openKeys } from '../../engines/key-source';
 import { openTargetKey } from '../../engines/transcode-target';
 
@@ -35,11 +34,7 @@ in DST are reopened with the target key and objects already written are kept, no
   static override flags = {
     ...keyFlags,
     ...reencryptTargetFlags,
-    ...selectionFlags,
-    ...storageFlags,
-    ...concurrencyFlag,
-    ...resumeFlag,
-    ...progressFlag,
+    ...transcodeFlags,
   };
 
   public async run(): Promise<unknown> {
