@@ -47,39 +47,33 @@ export const GCS_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_write'
 export const GCS_ENDPOINT_ENV = 'CRDB_CMEK_GCS_ENDPOINT';
 
 /**
- * Reads a stream until it ends or more than `max` bytes arrived. When it ended, `bytes` is all of it
- * and `rest` is undefined; otherwise `rest` is a stream of the whole content (what was read, then the
- * remainder, pulled on demand: backpressure and errors carry through).
+ * Whether a stream ends without yielding a byte. The first chunk, when there is one, is put back with
+ * unshift(), so the caller pipes the original stream on with its own backpressure (wrapping it in an
+ * async iterator instead let reads run ahead of the upload: live memory grew with the object).
  */
-export async function readHead(stream: Readable, max: number): Promise<{ bytes: Buffer; rest?: Readable }> {
-  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const got: Buffer[] = [];
-  let size = 0;
-  while (size <= max) {
-    const r = await it.next();
-    if (r.done) return { bytes: Buffer.concat(got) };
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-    got.push(b);
-    size += b.length;
-  }
-  async function* all(): AsyncGenerator<Buffer> {
-    let ended = false;
-    try {
-      yield* got.splice(0);
-      for (;;) {
-        const r = await it.next();
-        if (r.done) {
-          ended = true;
-          return;
-        }
-        yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+export function isEmptyStream(stream: Readable): Promise<boolean> {
+  if (stream.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve, reject) => {
+    const finish = (err: Error | undefined, empty = false) => {
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      if (err) reject(err);
+      else resolve(empty);
+    };
+    const onReadable = () => {
+      const chunk = stream.read() as Buffer | string | null;
+      if (chunk !== null) {
+        stream.unshift(chunk);
+        finish(undefined, false);
       }
-    } finally {
-      // Abandoned (the upload failed): destroy the source as pipeline(source, upload) would.
-      if (!ended) await it.return?.();
-    }
-  }
-  return { bytes: Buffer.alloc(0), rest: Readable.from(all(), { objectMode: false }) };
+    };
+    const onEnd = () => finish(undefined, true);
+    const onError = (e: Error) => finish(e);
+    stream.on('readable', onReadable);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+  });
 }
 
 export interface GcsStoreOptions {
@@ -296,12 +290,12 @@ export class GcsStore implements ObjectStore {
       // An empty stream is sent like an empty buffer (e.g. a decrypted empty BACKUP-STATISTICS): the
       // library's chunked resumable upload sends "Content-Range: bytes 0--1/0" for a zero-byte stream,
       // an invalid range that the emulator (and the documented protocol) refuse.
-      const head = Buffer.isBuffer(data) ? { bytes: data, rest: undefined } : await readHead(data, 0);
-      if (!head.rest && head.bytes.length <= SIMPLE_UPLOAD_MAX) {
-        await file.save(head.bytes, { resumable: false, validation: 'crc32c', contentType: 'application/octet-stream' });
+      const whole = Buffer.isBuffer(data) ? data : (await isEmptyStream(data)) ? Buffer.alloc(0) : undefined;
+      if (whole && whole.length <= SIMPLE_UPLOAD_MAX) {
+        await file.save(whole, { resumable: false, validation: 'crc32c', contentType: 'application/octet-stream' });
         return;
       }
-      const src = head.rest ?? Readable.from([head.bytes]);
+      const src = whole ? Readable.from([whole]) : (data as Readable);
       await pipeline(
         src,
         file.createWriteStream({ resumable: true, chunkSize: this.chunkSize, validation: 'crc32c', contentType: 'application/octet-stream' }),
