@@ -14,8 +14,8 @@ import { gunzipSync } from 'node:zlib';
 import { runCli } from '../helpers/cli';
 import { describeShared, expected, SHARED, testdata } from '../helpers/shared';
 import { copyTree, listFiles as files } from '../helpers/tree';
+import { INCOMPLETE_MARKER as MARKER } from '../../src/engines/markers';
 
-const MARKER = 'CRDB-CMEK-INCOMPLETE';
 let dir: string;
 let passFile: string;
 

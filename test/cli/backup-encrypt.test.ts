@@ -12,9 +12,9 @@ import { decodeEncryptionInfo } from '../../src/keys/encryption-info';
 import { start, type AwsKmsEmulator } from '../emulators/aws-kms-server';
 import { runCli } from '../helpers/cli';
 import { describeShared, testdata } from '../helpers/shared';
-import { listFiles as files } from '../helpers/tree';
+import { hashTree, listFiles as files } from '../helpers/tree';
+import { INCOMPLETE_MARKER as MARKER } from '../../src/engines/markers';
 
-const MARKER = 'CRDB-CMEK-INCOMPLETE';
 const FULL = '2025/11/20-101500.00';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const AKID = 'AKIAEMULATOR0001';
@@ -27,9 +27,8 @@ let clear: string;
 const p = (...xs: string[]) => path.join(dir, ...xs);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-function hashes(root: string): Record<string, string> {
-  return Object.fromEntries(files(root).map((f) => [f, sha(fs.readFileSync(path.join(root, f)))]));
-}
+/** SHA-256 of every file under root, by relative path. */
+const hashes = (root: string): Record<string, string> => Object.fromEntries(hashTree(root));
 
 function kmsUri(key: string): string {
   return `aws-kms:///${key}?REGION=us-east-1&AWS_ENDPOINT=${encodeURIComponent(kms.endpoint)}&AWS_ACCESS_KEY_ID=${AKID}&AWS_SECRET_ACCESS_KEY=${encodeURIComponent(SECRET)}`;

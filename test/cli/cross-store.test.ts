@@ -21,10 +21,10 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 import { openStore } from '../../src/storage/index';
 import type { ObjectStore } from '../../src/storage/object-store';
 import { listFiles as files } from '../helpers/tree';
+import { INCOMPLETE_MARKER as MARKER } from '../../src/engines/markers';
 
 jest.setTimeout(180_000);
 
-const MARKER = 'CRDB-CMEK-INCOMPLETE';
 const COLLECTIONS = ['passphrase', 'kms', 'corrupt'] as const;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

@@ -16,10 +16,10 @@ import { startGcsEmulator, type GcsEmulator } from '../emulators/gcs-server';
 import { startFaultProxy } from '../helpers/fault-proxy';
 import { makeCollection, startKmsFixtures, type KmsFixtures, type MadeCollection } from '../helpers/make-collection';
 import { openStore } from '../../src/storage/index';
+import { INCOMPLETE_MARKER as MARKER } from '../../src/engines/markers';
 
 jest.setTimeout(240_000);
 
-const MARKER = 'CRDB-CMEK-INCOMPLETE';
 
 // Secret values, with characters that URL encoding changes, so both forms are looked for.
 const PASS = 'correct horse/battery+staple=redaction-1';

@@ -4,6 +4,7 @@ import { openKms } from '../../src/kms';
 import { checkKey } from '../../src/kms/check';
 import { KeyError, UsageError } from '../../src/errors';
 import { start, type AwsKmsEmulator } from '../emulators/aws-kms-server';
+import { expectKeyError } from '../helpers/refusal';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const AKID = 'AKIAEMULATOR0001';
@@ -16,15 +17,7 @@ function uri(key: string, extra = ''): string {
   return `aws-kms:///${key}?REGION=us-east-1&AWS_ENDPOINT=${encodeURIComponent(kms.endpoint)}&AWS_ACCESS_KEY_ID=${AKID}&AWS_SECRET_ACCESS_KEY=${encodeURIComponent(SECRET)}${extra}`;
 }
 
-async function refusal(p: Promise<unknown>): Promise<KeyError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeyError);
-    return e as KeyError;
-  }
-  throw new Error('expected a KeyError');
-}
+const refusal = (p: Promise<unknown>) => expectKeyError(p);
 
 beforeAll(async () => {
   kms = await start();

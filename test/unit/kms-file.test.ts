@@ -6,6 +6,7 @@ import { FileCmekProvider, FILE_CMEK_MAGIC } from '../../src/kms/file-cmek';
 import { openKms } from '../../src/kms';
 import { checkKey } from '../../src/kms/check';
 import { KeyError, UsageError } from '../../src/errors';
+import { expectKeyError } from '../helpers/refusal';
 
 let dir: string;
 const keyFile = (name: string, bits: number, id = crypto.randomBytes(32)) => {
@@ -19,15 +20,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function refusal(p: Promise<unknown>): Promise<KeyError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeyError);
-    return e as KeyError;
-  }
-  throw new Error('expected a KeyError');
-}
+const refusal = (p: Promise<unknown>) => expectKeyError(p);
 
 describe('file CMEK (CockroachDB store-key file)', () => {
   test.each([128, 192, 256])('AES-%i key file: key ID is the hex of the first 32 bytes; round trip', async (bits) => {

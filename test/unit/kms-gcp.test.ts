@@ -4,6 +4,7 @@ import { openKms } from '../../src/kms';
 import { checkKey } from '../../src/kms/check';
 import { KeyError, UsageError } from '../../src/errors';
 import { start, type GcpKmsEmulator } from '../emulators/gcp-kms-server';
+import { expectKeyError } from '../helpers/refusal';
 
 const KEY = 'projects/p1/locations/global/keyRings/backups/cryptoKeys/cmek';
 const TOKEN = 'ya29.emulator-bearer-token-0123456789';
@@ -13,16 +14,7 @@ let env: NodeJS.ProcessEnv;
 const uri = (key = KEY, extra = '') => `gcp-kms:///${key}?AUTH=specified&BEARER_TOKEN=${TOKEN}${extra}`;
 const open = (u = uri(), o: { retryBaseMs?: number; maxAttempts?: number } = {}) => new GcpKmsProvider(u, { env, ...o });
 
-async function refusal(p: Promise<unknown>): Promise<KeyError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeyError);
-    expect((e as Error).message).not.toContain(TOKEN);
-    return e as KeyError;
-  }
-  throw new Error('expected a KeyError');
-}
+const refusal = (p: Promise<unknown>) => expectKeyError(p, [TOKEN]);
 
 beforeAll(async () => {
   kms = await start();

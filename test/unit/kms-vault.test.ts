@@ -8,6 +8,7 @@ import { openKms } from '../../src/kms';
 import { checkKey } from '../../src/kms/check';
 import { KeyError, UsageError } from '../../src/errors';
 import { start, type VaultEmulator } from '../emulators/vault-server';
+import { expectKeyError } from '../helpers/refusal';
 
 let vault: VaultEmulator;
 let env: NodeJS.ProcessEnv;
@@ -16,16 +17,7 @@ const KEY = 'transit/backup-cmek';
 const open = (u = `vault-transit:///${KEY}`, o: { env?: NodeJS.ProcessEnv; retryBaseMs?: number; maxAttempts?: number } = {}) =>
   new VaultTransitProvider(u, { env, ...o });
 
-async function refusal(p: Promise<unknown>): Promise<KeyError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeyError);
-    expect((e as Error).message).not.toContain(vault.token);
-    return e as KeyError;
-  }
-  throw new Error('expected a KeyError');
-}
+const refusal = (p: Promise<unknown>) => expectKeyError(p, [vault.token]);
 
 beforeAll(async () => {
   vault = await start();
